@@ -1,0 +1,176 @@
+"""Training objectives as ``nn.Module``s: relative/absolute Lp, Sobolev H^s (any real s), finite-difference H1.
+
+All losses take ``(prediction, target)`` of shape ``(batch, channel, *space)``, compute one number per sample
+(channels together, as one vector field) and reduce over the batch by ``mean`` or ``sum``.
+Norms are quadratures of the function norms on the domain (volume-weighted), so absolute losses do not grow
+with resolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+from specops.spectral.grid import _per_dim
+from specops.spectral.norms import sobolev_norm
+
+Reduction = Literal["mean", "sum", "none"]
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_pair(pred: torch.Tensor, target: torch.Tensor, ndim: int | None, name: str) -> int:
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"{name}: prediction shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}"
+        )
+    if ndim is None:
+        ndim = pred.dim() - 2
+    if ndim < 1 or pred.dim() < ndim + 1:
+        raise ValueError(
+            f"{name}: input of shape {tuple(pred.shape)} has no {ndim} spatial axes after (batch, channel)"
+        )
+    return ndim
+
+
+def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    return values
+
+
+class _Loss(nn.Module):
+    def __init__(self, relative: bool, reduction: Reduction, ndim: int | None, eps: float) -> None:
+        super().__init__()
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction={reduction!r} is not one of {_REDUCTIONS}")
+        self.relative = bool(relative)
+        self.reduction = reduction
+        self.ndim = ndim
+        self.eps = float(eps)
+
+    def _finish(self, err: torch.Tensor, ref: torch.Tensor | None) -> torch.Tensor:
+        if self.relative:
+            err = err / ref.clamp_min(self.eps)
+        return _reduce(err, self.reduction)
+
+
+class LpLoss(_Loss):
+    """``||u - v||_p`` (absolute) or ``||u - v||_p / ||v||_p`` (relative), per sample.
+
+    ``||u||_p = (h^d sum_x |u(x)|^p)^{1/p}`` with ``h^d`` the cell volume of a grid on a domain of side
+    ``lengths``; the relative form is independent of the quadrature weight.
+    """
+
+    def __init__(
+        self,
+        p: float = 2.0,
+        *,
+        relative: bool = True,
+        reduction: Reduction = "mean",
+        ndim: int | None = None,
+        lengths: Sequence[float] | float = 1.0,
+        eps: float = 1e-12,
+    ) -> None:
+        super().__init__(relative, reduction, ndim, eps)
+        if p <= 0:
+            raise ValueError(f"p={p} must be positive")
+        self.p = float(p)
+        self.lengths = lengths
+
+    def _norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
+        flat = u.reshape(u.shape[0], -1)
+        if self.p == 2.0:
+            total = flat.pow(2).sum(-1)
+        else:
+            total = flat.abs().pow(self.p).sum(-1)
+        if not self.relative:
+            volume = 1.0
+            for n, length in zip(u.shape[-ndim:], _per_dim(self.lengths, ndim, "lengths")):
+                volume *= length / n
+            total = total * volume
+        return total.pow(1.0 / self.p)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        ndim = _check_pair(pred, target, self.ndim, "LpLoss")
+        err = self._norm(pred - target, ndim)
+        return self._finish(err, self._norm(target, ndim) if self.relative else None)
+
+
+class SobolevLoss(_Loss):
+    """``||u - v||_{H^s}`` (absolute) or divided by ``||v||_{H^s}`` (relative), exact in Fourier space.
+
+    Uses ``(alpha + |2 pi k / L|^2)^s`` weights on periodic domains in 1, 2 or 3 dimensions (see
+    ``specops.spectral.sobolev_norm``). ``s = 1`` is the H1 loss; ``s = -1`` with ``alpha = 0.1`` is the
+    negative norm of Spectral-Refiner (Cao et al., ICLR 2025); ``s = 0`` equals the L2 loss.
+    """
+
+    def __init__(
+        self,
+        s: float = 1.0,
+        *,
+        relative: bool = True,
+        reduction: Reduction = "mean",
+        ndim: int | None = None,
+        lengths: Sequence[float] | float = 1.0,
+        alpha: float = 1.0,
+        eps: float = 1e-12,
+    ) -> None:
+        super().__init__(relative, reduction, ndim, eps)
+        self.s = float(s)
+        self.lengths = lengths
+        self.alpha = float(alpha)
+        if self.s < 0 and self.alpha <= 0:
+            raise ValueError(f"alpha={alpha} must be positive for a negative order s={s}")
+
+    def _norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
+        sq = sobolev_norm(u, self.s, ndim, self.lengths, self.alpha, squared=True)
+        return sq.reshape(u.shape[0], -1).sum(-1).sqrt()
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        ndim = _check_pair(pred, target, self.ndim, "SobolevLoss")
+        err = self._norm(pred - target, ndim)
+        return self._finish(err, self._norm(target, ndim) if self.relative else None)
+
+
+class H1FDLoss(_Loss):
+    """H1 loss by finite differences, for non-periodic data: ``(||e||^2 + sum_j ||d_j e||^2)^{1/2}``.
+
+    Derivatives are second-order central differences inside and one-sided (second order) at the boundary
+    (``torch.gradient``); the grid spans ``[0, L]`` including both end points.
+    """
+
+    def __init__(
+        self,
+        *,
+        relative: bool = True,
+        reduction: Reduction = "mean",
+        ndim: int | None = None,
+        lengths: Sequence[float] | float = 1.0,
+        eps: float = 1e-12,
+    ) -> None:
+        super().__init__(relative, reduction, ndim, eps)
+        self.lengths = lengths
+
+    def _norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
+        lengths = _per_dim(self.lengths, ndim, "lengths")
+        shape = u.shape[-ndim:]
+        spacing = [length / max(n - 1, 1) for n, length in zip(shape, lengths)]
+        volume = 1.0
+        for h in spacing:
+            volume *= h
+        dims = list(range(u.dim() - ndim, u.dim()))
+        grads = torch.gradient(u, spacing=spacing, dim=dims, edge_order=2)
+        total = u.pow(2).reshape(u.shape[0], -1).sum(-1)
+        for g in grads:
+            total = total + g.pow(2).reshape(u.shape[0], -1).sum(-1)
+        return (total * volume).sqrt()
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        ndim = _check_pair(pred, target, self.ndim, "H1FDLoss")
+        err = self._norm(pred - target, ndim)
+        return self._finish(err, self._norm(target, ndim) if self.relative else None)

@@ -1,0 +1,96 @@
+"""Model checkpoints that rebuild themselves: registry name, constructor arguments, weights, version."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from specops.atomic import atomic_path
+from specops.models.base import OperatorModel
+from specops.registry import MODELS
+
+FORMAT = "specops-model"
+FORMAT_VERSION = 1
+
+
+def _spectral_convs(model: torch.nn.Module):
+    from specops.layers.spectral_conv import SpectralConv
+
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, SpectralConv)]
+
+
+def _spectral_modes(model: torch.nn.Module) -> dict[str, list[list[int]]]:
+    return {name: [list(m.n_modes), list(m.max_n_modes)] for name, m in _spectral_convs(model)}
+
+
+def model_spec(model: OperatorModel) -> dict[str, Any]:
+    """``{"name", "kwargs"}``: what ``MODELS.create`` needs to rebuild ``model`` (without weights)."""
+    if not isinstance(model, OperatorModel) or not model.registry_name:
+        raise TypeError(
+            f"{type(model).__name__} is not a registered specops model; build it with specops.create_model "
+            f"or subclass specops.models.OperatorModel with a registry_name"
+        )
+    return {"name": model.registry_name, "kwargs": dict(model.init_args)}
+
+
+def save(model: OperatorModel, path: str | os.PathLike, *, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` to ``path`` atomically; ``specops.load(path)`` rebuilds it with no other file.
+
+    ``extra`` holds anything else to keep beside it (normalizer state, resolved config): tensors, numbers,
+    strings, lists and dicts, so the file loads with ``torch.load(weights_only=True)``.
+    """
+    from specops import __version__
+
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "specops_version": __version__,
+        "model": model_spec(model),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "spectral_modes": _spectral_modes(model),
+        "extra": extra or {},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load and validate a model file's payload (no code is unpickled)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for truncated or foreign files
+        raise ValueError(
+            f"{path} is not a readable specops model file ({type(exc).__name__}: {exc}); it may be truncated "
+            f"or written by another program: re-save it with specops.save"
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(
+            f"{path} is not a specops model file (no '{FORMAT}' marker); save models with specops.save"
+        )
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has model format version {payload['format_version']}, newer than this specops reads "
+            f"({FORMAT_VERSION}); upgrade specops"
+        )
+    return payload
+
+
+def load(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> OperatorModel:
+    """Rebuild a model saved with ``specops.save`` (architecture, weights, kept modes)."""
+    payload = read_checkpoint(path)
+    spec = payload["model"]
+    model = MODELS.create(spec["name"], **spec["kwargs"])
+    convs = dict(_spectral_convs(model))
+    for name, (n_modes, max_n_modes) in payload.get("spectral_modes", {}).items():
+        if name in convs:  # weights may have grown past the constructor's modes (refinement)
+            convs[name].n_modes = max_n_modes
+            convs[name].n_modes = n_modes
+    model.load_state_dict(payload["state_dict"])
+    return model.to(map_location)
