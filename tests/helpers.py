@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -18,3 +20,11 @@ def assert_close(actual, expected, *, atol: float = 0.0, rtol: float = 1e-12, wh
     assert bool((diff <= bound).all()), (
         f"{what} not close: max abs error {max_abs:.3e}, max rel error {max_rel:.3e} (atol={atol}, rtol={rtol})"
     )
+
+
+def fitted_slope(steps, errors) -> float:
+    """Least-squares slope of ``log(error)`` against ``log(step)``: the observed order of convergence."""
+    xs = [math.log(s) for s in steps]
+    ys = [math.log(e) for e in errors]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)

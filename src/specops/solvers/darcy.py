@@ -9,6 +9,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 import torch
 
+from specops.registry import EQUATIONS
+
 FaceAverage = Literal["harmonic", "arithmetic"]
 Method = Literal["direct", "cg"]
 
@@ -232,3 +234,6 @@ class Darcy:
 
     def __repr__(self) -> str:
         return f"Darcy(n={self.n}, face_average={self.face_average!r}, method={self.method!r})"
+
+
+EQUATIONS.register("darcy", Darcy)

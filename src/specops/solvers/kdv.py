@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from specops.registry import EQUATIONS
 from specops.solvers.base import QuadraticFlux1D
 
 
@@ -50,3 +51,6 @@ class KdV(QuadraticFlux1D):
 
     def parameters(self) -> dict[str, Any]:
         return {**super().parameters(), "nonlinearity": self.nonlinearity, "dispersion": self.dispersion}
+
+
+EQUATIONS.register("kdv", KdV)

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from specops.registry import EQUATIONS
 from specops.solvers.base import QuadraticFlux1D
 
 
@@ -42,3 +43,6 @@ class KuramotoSivashinsky(QuadraticFlux1D):
 
     def parameters(self) -> dict[str, Any]:
         return {**super().parameters(), "hyperviscosity": self.hyperviscosity}
+
+
+EQUATIONS.register("ks", KuramotoSivashinsky)

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from specops.registry import EQUATIONS
 from specops.solvers.base import PeriodicEquation, complex_dtype, irfftn, rfftn
 
 
@@ -159,3 +160,6 @@ class NavierStokes2D(PeriodicEquation):
             params = getattr(self.forcing, "parameters", None)
             forcing = params() if callable(params) else repr(self.forcing)
         return {**super().parameters(), "viscosity": self.viscosity, "drag": self.drag, "forcing": forcing}
+
+
+EQUATIONS.register("navier_stokes", NavierStokes2D)

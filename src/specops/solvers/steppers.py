@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from specops.registry import STEPPERS
 from specops.solvers.base import PeriodicEquation, cmul, complex_dtype
 
 # Carpenter & Kennedy (1994), "Fourth-order 2N-storage Runge-Kutta schemes", NASA TM-109112, solution 3,
@@ -250,3 +251,38 @@ class ETDRK4(Stepper):
 
     def parameters(self) -> dict[str, Any]:
         return {**super().parameters(), "contour_points": self.n_points}
+
+
+STEPPERS.register(
+    "imex_euler",
+    IMEXEuler,
+    defaults={"theta": 1.0},
+    description="backward Euler on L, forward Euler on N (order 1)",
+)
+STEPPERS.register(
+    "fno_crank_nicolson",
+    IMEXEuler,
+    defaults={"theta": 0.5},
+    description="Crank-Nicolson on L, forward Euler on N: the FNO ns_2d.py scheme (order 1)",
+    family="imex_euler",
+)
+STEPPERS.register(
+    "crank_nicolson_heun", CrankNicolsonHeun, description="Crank-Nicolson on L, Heun RK2 on N (order 2)"
+)
+STEPPERS.register(
+    "crank_nicolson_rk4",
+    CrankNicolsonRK4,
+    description="low-storage RK4 on N, Crank-Nicolson on L: jax-cfd/torch-cfd (order 2, 4 in N)",
+)
+STEPPERS.register(
+    "etdrk4", ETDRK4, description="exponential RK4, Kassam-Trefethen contour integrals (order 4)"
+)
+
+
+def make_stepper(stepper: str | Stepper) -> Stepper:
+    """A stepper instance from a registered name (``"etdrk4"``) or the instance itself."""
+    if isinstance(stepper, Stepper):
+        return stepper
+    if isinstance(stepper, str):
+        return STEPPERS.create(stepper)
+    raise ValueError(f"stepper={stepper!r} must be a Stepper or one of {STEPPERS.names()}")
