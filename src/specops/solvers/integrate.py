@@ -145,7 +145,9 @@ def integrate(
         chunk_size = default_chunk_size(equation, u0)
     if chunk_size < 1:
         raise ValueError(f"chunk_size={chunk_size} must be a positive number of samples")
-    chunks = [(i, min(i + chunk_size, batch)) for i in range(0, batch, chunk_size)]
+    n_chunks = math.ceil(batch / chunk_size)
+    size = math.ceil(batch / n_chunks)  # balanced: 8 samples in chunks of 7 run as 4 + 4
+    chunks = [(i, min(i + size, batch)) for i in range(0, batch, size)]
     bar = None
     if progress:
         from tqdm.auto import tqdm
