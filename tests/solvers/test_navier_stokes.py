@@ -132,3 +132,25 @@ def test_custom_dealias_mask_and_forcing_shape_errors():
         bad.explicit_terms(eq.to_spectral(w))
     with pytest.raises(ValueError, match="forcing"):
         NavierStokes2D(16, forcing=3.0)
+
+
+def test_error_vs_n_decays_fast_for_a_smooth_flow():
+    """Spectral accuracy in space: solutions on 12, 16, 24 points against 48, compared at their own nodes."""
+    p = 2 * math.pi
+
+    def w0(eq):
+        x, y = _mesh(eq)
+        return (
+            torch.sin(p * x) * torch.cos(p * y)
+            + 0.6 * torch.cos(2 * p * x + 0.3)
+            + 0.4 * torch.sin(p * (x + 2 * y))
+        )[None, None]
+
+    def solve(n):
+        eq = NavierStokes2D(n, 1e-2, FNOForcing())
+        return integrate(eq, w0(eq), [0.5], stepper=ETDRK4(), dt=0.01).states[0, -1, 0]
+
+    ref = solve(48)
+    errors = [(solve(n) - ref[:: 48 // n, :: 48 // n]).abs().max().item() for n in (12, 16, 24)]
+    print("errors vs N:", errors)
+    assert errors[1] < errors[0] / 10 and errors[2] < errors[1] / 100 and errors[2] < 1e-8
