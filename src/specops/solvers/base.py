@@ -179,17 +179,11 @@ class PeriodicEquation(ABC):
             consts = self._build_constants(dtype, device)
             lin = self.linear_symbol(device)
             consts["linear"] = lin.to(complex_dtype(dtype) if lin.is_complex() else dtype)
-            if self._mask is not None:
-                consts["mask"] = self._mask.to(device=device, dtype=dtype)
             self._cache[key] = consts
         return self._cache[key]
 
     def _build_constants(self, dtype: torch.dtype, device: torch.device) -> dict[str, torch.Tensor]:
         return {}
-
-    def _dealias(self, n_hat: torch.Tensor, consts: dict[str, torch.Tensor]) -> torch.Tensor:
-        mask = consts.get("mask")
-        return n_hat if mask is None else n_hat * mask
 
     # ----- the IMEX interface
     @abstractmethod
