@@ -154,7 +154,7 @@ def _check_batch(
         bad = torch.nonzero(~torch.isfinite(value.reshape(len(seeds), -1)).all(dim=1)).flatten().tolist()
         if bad:
             which = ", ".join(f"{start + i} (seed {seeds[i]})" for i in bad[:5])
-            raise FloatingPointError(
+            raise ValueError(
                 f"problem {problem.name!r} produced NaN or inf in field {name!r} for sample(s) {which}: the "
                 f"solver diverged; use a smaller time step or other parameters (--set key=value), or float64. "
                 f"Finished batches are kept in {partial}"
