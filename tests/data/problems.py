@@ -42,14 +42,31 @@ class HeatProblem:
 
     def fields(self) -> dict:
         if self.n_times:
-            return {"u": {"layout": "(sample, time, channel, *space)", "shape": (self.n_times, 1, *self.shape), "description": "temperature"}}
+            return {
+                "u": {
+                    "layout": "(sample, time, channel, *space)",
+                    "shape": (self.n_times, 1, *self.shape),
+                    "description": "temperature",
+                }
+            }
         return {
-            "a": {"layout": "(sample, channel, *space)", "shape": (1, *self.shape), "description": "initial temperature"},
-            "u": {"layout": "(sample, channel, *space)", "shape": (1, *self.shape), "description": "temperature at T"},
+            "a": {
+                "layout": "(sample, channel, *space)",
+                "shape": (1, *self.shape),
+                "description": "initial temperature",
+            },
+            "u": {
+                "layout": "(sample, channel, *space)",
+                "shape": (1, *self.shape),
+                "description": "temperature at T",
+            },
         }
 
     def coords(self) -> dict:
-        grid = {"xyz"[d]: torch.arange(self.resolution, dtype=torch.float64) / self.resolution for d in range(self.ndim)}
+        grid = {
+            "xyz"[d]: torch.arange(self.resolution, dtype=torch.float64) / self.resolution
+            for d in range(self.ndim)
+        }
         return {**grid, "t": self.times() if self.n_times else None}
 
     def metadata(self) -> dict:

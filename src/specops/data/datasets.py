@@ -296,15 +296,11 @@ class TrajectoryDataset(_FileDataset):
         self.n_times = self.info.fields[names[0]].shape[1]
         self.span = (self.history + self.horizon - 1) * self.stride + 1
         if self.span > self.n_times:
-            longest = (
-                (self.n_times - 1) // (self.history + self.horizon - 1)
-                if self.history + self.horizon > 1
-                else 1
-            )
+            longest = (self.n_times - 1) // (self.history + self.horizon - 1)
+            fix = f"use stride <= {longest}" if longest >= 1 else "reduce history/horizon"
             raise DataFormatError(
                 f"{self.path}: a window of {self.history} + {self.horizon} frames with stride {self.stride} spans "
-                f"{self.span} frames, but field {names[0]!r} has {self.n_times}; reduce history/horizon or use "
-                f"stride <= {max(longest, 1)}"
+                f"{self.span} frames, but field {names[0]!r} has {self.n_times}; {fix}"
             )
         self.windows_per_sample = self.n_times - self.span + 1
         t = self.info.coords.get("t")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from specops.data.io import concatenate, read_info, write_dataset
+from specops.data.io import check_tiling, concatenate, read_info, write_dataset
 from specops.data.schema import DataFormatError, Kind, decode_attrs, encode_attrs, layout_for
 
 # The Problem protocol (duck-typed; implemented by specops.solvers.problems):
@@ -334,14 +334,13 @@ def merge_shards(
     from tqdm.auto import tqdm
 
     infos = sorted((read_info(p) for p in shards), key=lambda i: int(i.attrs.get("sample_start", 0)))
-    total = infos[0].attrs.get("n_total")
-    covered = sum(int(i.attrs.get("n_samples", 0)) for i in infos)
-    if total is not None and covered != total:
-        have = ", ".join(
-            f"{i.attrs.get('sample_start')}..{int(i.attrs.get('sample_stop', 0)) - 1}" for i in infos
-        )
+    check_tiling(infos)
+    total = int(infos[0].attrs.get("n_total", 0))
+    start, stop = int(infos[0].attrs["sample_start"]), int(infos[-1].attrs["sample_stop"])
+    covered = stop - start
+    if (start, stop) != (0, total):
         raise ValueError(
-            f"the shards hold {covered} of {total} samples (ranges {have}); generate the missing shards "
+            f"the shards hold samples {start}..{stop - 1}, {covered} of {total}; generate the missing shards "
             f"(same command, other --shard K/N) and pass all of them"
         )
     with tqdm(total=covered, unit="sample", desc="merge", disable=not progress, file=sys.stderr) as bar:

@@ -487,7 +487,7 @@ def concatenate(
         raise ValueError("concatenate needs at least one input file")
     infos = sorted((read_info(p) for p in inputs), key=lambda i: int(i.attrs.get("sample_start", 0)))
     _check_compatible(infos)
-    _check_tiling(infos)
+    check_tiling(infos)
     first = infos[0]
     fields, digests = {}, {}
     for name, f in first.fields.items():
@@ -559,7 +559,8 @@ def _check_compatible(infos: Sequence[DatasetInfo]) -> None:
             )
 
 
-def _check_tiling(infos: Sequence[DatasetInfo]) -> None:
+def check_tiling(infos: Sequence[DatasetInfo]) -> None:
+    """Raise unless the files' sample ranges, in the given order, follow each other without gap or overlap."""
     for info in infos:
         if "sample_start" not in info.attrs or "sample_stop" not in info.attrs:
             raise DataFormatError(
