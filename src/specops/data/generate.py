@@ -19,10 +19,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from specops.data.io import check_tiling, concatenate, read_info, write_dataset
+from specops.data.io import ArraySource, check_tiling, concatenate, read_info, write_dataset
 from specops.data.schema import DataFormatError, Kind, decode_attrs, encode_attrs, layout_for
 
 # The Problem protocol (duck-typed; implemented by specops.solvers.problems):
@@ -266,7 +265,7 @@ def generate_dataset(
             write_dataset(
                 _part_path(partial, lo, hi),
                 {
-                    name: _InMemory(arrays[name], f"problem {problem.name!r} field {name!r}")
+                    name: ArraySource(arrays[name], label=f"problem {problem.name!r} field {name!r}")
                     for name in shapes
                 },
                 layouts=layouts,
@@ -283,16 +282,6 @@ def generate_dataset(
         concatenate(out, parts, attrs={"merged_from": []}, compression=compression, progress=bar.update)
     shutil.rmtree(partial)
     return out
-
-
-class _InMemory:
-    """A NumPy array as a sample source for write_dataset."""
-
-    def __init__(self, array: np.ndarray, label: str) -> None:
-        self.array, self.label, self.shape, self.dtype = array, label, array.shape, array.dtype
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        return np.ascontiguousarray(self.array[start:stop])
 
 
 def _part_path(partial: Path, lo: int, hi: int) -> Path:

@@ -43,35 +43,21 @@ PART_ATTRS = frozenset({"created", "sample_start", "sample_stop", "n_samples", "
 
 # ----------------------------------------------------------------------------------------------- sources
 class ArraySource:
-    """Samples of an array (NumPy, h5py or anything sliceable along axis 0), in specops layout.
+    """Samples of an array already in specops layout (NumPy, h5py, anything sliceable along axis 0).
 
-    ``transform`` maps a raw slice ``array[start:stop]`` to the layout ``(n, *sample_shape)``; the sample
-    shape is found by transforming the first sample. ``label`` names the origin in error messages.
+    ``label`` names the origin in error messages; ``dtype`` (default: the array's) is the stored dtype.
     """
 
-    def __init__(
-        self,
-        array: Any,
-        *,
-        transform: Callable[[np.ndarray], np.ndarray] | None = None,
-        dtype: np.dtype | str | None = None,
-        label: str = "array",
-    ) -> None:
-        self.array, self.transform, self.label = array, transform, label
-        n = int(array.shape[0]) if getattr(array, "ndim", 1) > 0 else 0
-        if n == 0:
-            raise DataFormatError(f"{label} holds no samples (shape {tuple(array.shape)})")
-        first = self._raw(0, 1)
-        self.dtype = np.dtype(dtype) if dtype is not None else first.dtype
-        self.shape = (n, *first.shape[1:])
-
-    def _raw(self, start: int, stop: int) -> np.ndarray:
-        data = np.asarray(self.array[start:stop])
-        return self.transform(data) if self.transform is not None else data
+    def __init__(self, array: Any, *, label: str = "array", dtype: np.dtype | str | None = None) -> None:
+        if len(array.shape) < 2 or array.shape[0] == 0:
+            raise DataFormatError(f"{label} has shape {tuple(array.shape)}; expected (n_samples >= 1, ...)")
+        self.array, self.label = array, label
+        self.shape = tuple(int(s) for s in array.shape)
+        self.dtype = np.dtype(dtype if dtype is not None else array.dtype)
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Samples ``start:stop`` as a C-contiguous array of ``self.dtype``."""
-        return np.ascontiguousarray(self._raw(start, stop), dtype=self.dtype)
+        return np.ascontiguousarray(self.array[start:stop], dtype=self.dtype)
 
 
 class ConcatSource:
