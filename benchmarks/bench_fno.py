@@ -95,6 +95,14 @@ def child(args: argparse.Namespace) -> None:
         times.sort()
         return times[len(times) // 2]
 
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        train_step()
+    train_flops = counter.get_total_flops()
+    with FlopCounterMode(display=False) as counter:
+        infer()
+    infer_flops = counter.get_total_flops()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     t_train = timeit(train_step)
@@ -107,8 +115,28 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({
         "lib": args.lib, "res": args.res, "params": n_params, "train_s": t_train, "infer_s": t_infer,
         "peak_rss": rss, "peak_gpu_train": peak_train_gpu, "peak_gpu_infer": peak_infer_gpu,
+        "train_flops": train_flops, "infer_flops": infer_flops, "gemm_flops_per_s": gemm_peak(device),
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
     }))
+
+
+def gemm_peak(device) -> float:
+    """Measured float32 GEMM throughput (flop/s) of this device with the configured threads: the floor."""
+    import torch
+
+    n = 2048
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(2):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    reps = 5
+    for _ in range(reps):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
 def run_one(python: str, lib: str, res: int, opts: argparse.Namespace, env: dict) -> dict:
@@ -184,7 +212,14 @@ def format_row(setting, res, ours, peer) -> str:
     return (f"{setting:8s} {res:4d}^2  train {ours['train_s']*1e3:8.1f} ms vs {peer['train_s']*1e3:8.1f} ms "
             f"({ours['train_s']/peer['train_s']:.2f}x)  infer {ours['infer_s']*1e3:7.1f} vs "
             f"{peer['infer_s']*1e3:7.1f} ms ({ours['infer_s']/peer['infer_s']:.2f}x)  "
-            f"mem {_mem(ours):.2f} vs {_mem(peer):.2f} GiB  params {ours['params']} vs {peer['params']}")
+            f"mem {_mem(ours):.2f} vs {_mem(peer):.2f} GiB  params {ours['params']} vs {peer['params']}  "
+            f"GEMM floor ours {_floor(ours):.0f} ms ({ours['train_flops']/1e9:.1f} GFLOP), "
+            f"peer {_floor(peer):.0f} ms ({peer['train_flops']/1e9:.1f} GFLOP)")
+
+
+def _floor(row: dict) -> float:
+    """Train-step time if every counted flop ran at the measured GEMM peak (ms)."""
+    return row["train_flops"] / row["gemm_flops_per_s"] * 1e3
 
 
 def format_table(rows, args) -> str:
@@ -192,13 +227,16 @@ def format_table(rows, args) -> str:
     head = (f"\n### FNO 2D, hidden {args.hidden}, {args.layers} layers, modes {args.modes}, batch {args.batch}, "
             f"float32, {device}, {args.threads} threads ({time.strftime('%Y-%m-%d')})\n\n"
             "| malloc | res | params (ours / peer) | train step ours | peer | ratio | inference ours | peer | "
-            "ratio | peak mem ours | peer |\n|---|---|---|---|---|---|---|---|---|---|---|")
+            "ratio | peak mem ours | peer | train GFLOP ours / peer | GEMM floor ours |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for setting, res, o, p in rows:
         lines.append(
             f"| {setting} | {res}² | {o['params']:,} / {p['params']:,} | {o['train_s']*1e3:.1f} ms | "
             f"{p['train_s']*1e3:.1f} ms | {o['train_s']/p['train_s']:.2f} | {o['infer_s']*1e3:.1f} ms | "
-            f"{p['infer_s']*1e3:.1f} ms | {o['infer_s']/p['infer_s']:.2f} | {_mem(o):.2f} GiB | {_mem(p):.2f} GiB |")
+            f"{p['infer_s']*1e3:.1f} ms | {o['infer_s']/p['infer_s']:.2f} | {_mem(o):.2f} GiB | {_mem(p):.2f} GiB | "
+            f"{o['train_flops']/1e9:.1f} / {p['train_flops']/1e9:.1f} | {_floor(o):.0f} ms "
+            f"({_floor(o)/(o['train_s']*1e3):.0%} of ours) |")
     return "\n".join(lines)
 
 

@@ -9,8 +9,8 @@ import sys
 def _cmd_demo(args: argparse.Namespace) -> int:
     from specops.demo import run_demo
 
-    run_demo(steps=args.steps)
-    return 0
+    errors = run_demo(steps=args.steps)
+    return 0 if all(e == e for e in errors.values()) else 1
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

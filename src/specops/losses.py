@@ -141,7 +141,8 @@ class H1FDLoss(_Loss):
     """H1 loss by finite differences, for non-periodic data: ``(||e||^2 + sum_j ||d_j e||^2)^{1/2}``.
 
     Derivatives are second-order central differences inside and one-sided (second order) at the boundary
-    (``torch.gradient``); the grid spans ``[0, L]`` including both end points.
+    (``torch.gradient``), integrated by the trapezoidal rule; the grid spans ``[0, L]`` including both end
+    points, so the loss converges at second order to the continuous H1 norm.
     """
 
     def __init__(
@@ -159,16 +160,22 @@ class H1FDLoss(_Loss):
     def _norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
         lengths = _per_dim(self.lengths, ndim, "lengths")
         shape = u.shape[-ndim:]
-        spacing = [length / max(n - 1, 1) for n, length in zip(shape, lengths)]
-        volume = 1.0
-        for h in spacing:
-            volume *= h
+        if min(shape) < 3:
+            raise ValueError(f"H1FDLoss needs at least 3 points per axis, got spatial shape {tuple(shape)}")
+        spacing = [length / (n - 1) for n, length in zip(shape, lengths)]
         dims = list(range(u.dim() - ndim, u.dim()))
         grads = torch.gradient(u, spacing=spacing, dim=dims, edge_order=2)
-        total = u.pow(2).reshape(u.shape[0], -1).sum(-1)
+        density = u.pow(2)
         for g in grads:
-            total = total + g.pow(2).reshape(u.shape[0], -1).sum(-1)
-        return (total * volume).sqrt()
+            density = density + g.pow(2)
+        # trapezoidal quadrature on the closed grid (second order, like the differences)
+        for axis, (n, h) in enumerate(zip(shape, spacing)):
+            w = torch.full((n,), h, dtype=u.dtype, device=u.device)
+            w[0] = w[-1] = h / 2
+            view = [1] * u.dim()
+            view[dims[axis]] = n
+            density = density * w.reshape(view)
+        return density.reshape(u.shape[0], -1).sum(-1).sqrt()
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         ndim = _check_pair(pred, target, self.ndim, "H1FDLoss")

@@ -14,6 +14,8 @@ def _plain(value: Any, where: str) -> Any:
     """Check a constructor argument can be stored in a weights-only checkpoint (and YAML)."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # numpy / torch scalars
+        return value.item()
     if isinstance(value, (list, tuple)):
         return [_plain(v, where) for v in value]
     if isinstance(value, dict):
@@ -52,7 +54,12 @@ class OperatorModel(nn.Module):
                         recorded.update(value)
                     else:
                         recorded[name] = value
-                self.init_args = {k: _plain(v, f"{cls.__name__}.{k}") for k, v in recorded.items()}
+                self.init_args = {}
+                for k, v in recorded.items():
+                    try:
+                        self.init_args[k] = _plain(v, f"{cls.__name__}.{k}")
+                    except TypeError:  # kept as given; specops.save reports it
+                        self.init_args[k] = v
 
         cls.__init__ = init
 

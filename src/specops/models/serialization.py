@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from specops.atomic import atomic_path
-from specops.models.base import OperatorModel
+from specops.models.base import OperatorModel, _plain
 from specops.registry import MODELS
 
 FORMAT = "specops-model"
@@ -33,7 +33,8 @@ def model_spec(model: OperatorModel) -> dict[str, Any]:
             f"{type(model).__name__} is not a registered specops model; build it with specops.create_model "
             f"or subclass specops.models.OperatorModel with a registry_name"
         )
-    return {"name": model.registry_name, "kwargs": dict(model.init_args)}
+    kwargs = {k: _plain(v, f"{type(model).__name__}.{k}") for k, v in model.init_args.items()}
+    return {"name": model.registry_name, "kwargs": kwargs}
 
 
 def save(model: OperatorModel, path: str | os.PathLike, *, extra: dict[str, Any] | None = None) -> Path:
