@@ -80,6 +80,7 @@ class _FileDataset(Dataset):
         self.x_normalizer, self.y_normalizer = x_normalizer, y_normalizer
         self._h5: h5py.File | None = None
         self._pid: int | None = None
+        self._dsets: dict[str, h5py.Dataset] = {}
 
     # -- checks --------------------------------------------------------------------------------------
     def _check_fields(self, info: DatasetInfo, names: Sequence[str]) -> int:
@@ -129,15 +130,19 @@ class _FileDataset(Dataset):
         return f.shape[-parse_layout(f.layout)[1] - 1]
 
     # -- reading -------------------------------------------------------------------------------------
-    def _file(self) -> h5py.File:
+    def _dataset(self, name: str) -> h5py.Dataset:
         # A handle inherited through fork is shared with the parent and unsafe: reopen per process.
         if self._h5 is None or self._pid != os.getpid():
             self._h5 = open_file(self.path)
             self._pid = os.getpid()
-        return self._h5
+            # Group lookups cost more than reading a small sample: resolve each field once.
+            self._dsets = {
+                name: self._h5["fields"][name] for name in dict.fromkeys(self.fields_x + self.fields_y)
+            }
+        return self._dsets[name]
 
     def _read(self, name: str, sample: int, frames: slice | None = None) -> torch.Tensor:
-        dset = self._file()["fields"][name]
+        dset = self._dataset(name)
         try:
             data = dset[sample] if frames is None else dset[sample, frames]
         except OSError as exc:
@@ -155,14 +160,14 @@ class _FileDataset(Dataset):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_h5"], state["_pid"] = None, None
+        state["_h5"], state["_pid"], state["_dsets"] = None, None, {}
         return state
 
     def close(self) -> None:
         """Close this process's file handle (it is reopened on the next read)."""
         if self._h5 is not None:
             self._h5.close()
-        self._h5 = None
+        self._h5, self._dsets = None, {}
 
     def raw_item(self, index: int) -> dict[str, torch.Tensor]:
         """Item ``index`` without normalization."""
