@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -169,3 +173,51 @@ def test_problem_that_breaks_its_promises_is_reported(tmp_path):
 
     with pytest.raises(ValueError, match="no field 'u'"):
         generate_dataset(Liar(), 2, tmp_path / "d.h5", progress=False)
+
+
+_KILLED_RUN = """
+import sys, time
+from specops.data.generate import generate_dataset
+from tests.data.problems import HeatProblem
+
+class Slow(HeatProblem):
+    def generate(self, seeds, **kw):
+        if self.calls == 2:
+            time.sleep(60)  # killed here, after two batches were written
+        return super().generate(seeds, **kw)
+
+generate_dataset(Slow(), 8, sys.argv[1], batch_size=2, progress=False)
+"""
+
+
+def test_generation_killed_without_warning_resumes(tmp_path):
+    out = tmp_path / "d.h5"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_RUN, str(out)], cwd=Path(__file__).parents[2])
+    partial = tmp_path / "d.h5.partial"
+    deadline = time.monotonic() + 60
+    while len(list(partial.glob("samples_*.h5"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: no cleanup runs
+    proc.wait()
+    assert len(list(partial.glob("samples_*.h5"))) == 2
+    again = HeatProblem()
+    generate_dataset(again, 8, out, batch_size=2, progress=False)
+    assert again.calls == 2
+    full = generate_dataset(HeatProblem(), 8, tmp_path / "full.h5", batch_size=2, progress=False)
+    assert _sums(out) == _sums(full)
+
+
+@pytest.mark.gpu
+def test_generation_on_cuda_matches_cpu(tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    gpu = generate_dataset(HeatProblem(), 4, tmp_path / "g.h5", device="cuda", progress=False)
+    cpu = generate_dataset(HeatProblem(), 4, tmp_path / "c.h5", progress=False)
+    assert read_info(gpu).attrs["device"] == "cuda" and verify_file(gpu) == []
+    assert_close(
+        torch.from_numpy(_fields(gpu)["u"]),
+        torch.from_numpy(_fields(cpu)["u"]),
+        rtol=1e-5,
+        atol=1e-6,
+        what="u",
+    )
