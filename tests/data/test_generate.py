@@ -95,6 +95,9 @@ def test_resume_with_other_arguments_is_refused(tmp_path):
         generate_dataset(HeatProblem(), 6, out, batch_size=3, progress=False)
     with pytest.raises(ValueError, match="parameters"):
         generate_dataset(HeatProblem(nu=0.5), 6, out, batch_size=2, progress=False)
+    with pytest.raises(ValueError, match="shard: 'none' then, '2/3' now"):
+        generate_dataset(HeatProblem(), 6, out, batch_size=2, shard="2/3", progress=False)
+    assert len(list((tmp_path / "d.h5.partial").glob("*.h5"))) == 1  # the finished batch is still there
 
 
 def test_rerunning_a_finished_generation_keeps_the_file(tmp_path):

@@ -131,7 +131,7 @@ def _partial_dir(out: Path) -> Path:
 
 
 def _same_generation(attrs: Mapping[str, Any], ident: Mapping[str, Any]) -> list[str]:
-    return sorted(k for k in ident if k not in ("shard",) and attrs.get(k) != ident[k])
+    return sorted(k for k in ident if attrs.get(k) != ident[k])
 
 
 def _check_batch(
@@ -279,7 +279,7 @@ def generate_dataset(
     with tqdm(
         total=stop - start, unit="sample", desc="assemble", disable=not progress, file=sys.stderr
     ) as bar:
-        concatenate(out, parts, attrs={"merged_from": []}, compression=compression, progress=bar.update)
+        concatenate(out, parts, compression=compression, progress=bar.update)
     shutil.rmtree(partial)
     return out
 
