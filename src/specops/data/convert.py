@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 
 from specops.data.io import write_dataset
-from specops.data.schema import SPATIAL_AXES, DataFormatError, layout_for
+from specops.data.schema import SPATIAL_AXES, DataFormatError, layout_for, to_python
 from specops.registry import Registry
 
 FORMATS = Registry("data format")
@@ -289,7 +289,7 @@ def _pdebench_coords(h5: h5py.File, n_times: int | None) -> dict[str, np.ndarray
 def read_pdebench(src: Path, stack: contextlib.ExitStack, *, dtype: Any = np.float32, **_: Any) -> Imported:
     """PDEBench files in any of their three layouts (detected from the keys; see module docstring)."""
     h5 = _open_h5(src, stack)
-    attrs = {"parameters": {k: _plain(v) for k, v in h5.attrs.items()}, "pde": src.stem}
+    attrs = {"parameters": {k: to_python(v) for k, v in h5.attrs.items()}, "pde": src.stem}
     label = str(src)
     if "tensor" in h5:
         tensor = h5["tensor"]
@@ -352,7 +352,7 @@ def read_the_well(src: Path, stack: contextlib.ExitStack, *, dtype: Any = np.flo
         if key not in h5:
             raise DataFormatError(f"{src} has no {key!r} group, so it is not a The Well file; check --from")
     dims = h5["dimensions"]
-    spatial = [_plain(d) for d in np.atleast_1d(dims.attrs.get("spatial_dims", []))]
+    spatial = [to_python(d) for d in np.atleast_1d(dims.attrs.get("spatial_dims", []))]
     n = int(h5.attrs.get("n_trajectories", 0))
     n_times = int(dims["time"].shape[-1]) if "time" in dims else 1
     space = [int(dims[d].shape[-1]) for d in spatial]
@@ -361,7 +361,7 @@ def read_the_well(src: Path, stack: contextlib.ExitStack, *, dtype: Any = np.flo
         group = h5.get(f"t{order}_fields")
         if group is None:
             continue
-        for name in [_plain(v) for v in np.atleast_1d(group.attrs.get("field_names", list(group)))]:
+        for name in [to_python(v) for v in np.atleast_1d(group.attrs.get("field_names", list(group)))]:
             if name not in group:
                 raise DataFormatError(
                     f"{src}: t{order}_fields lists field {name!r}, which is missing; the file is incomplete"
@@ -379,22 +379,22 @@ def read_the_well(src: Path, stack: contextlib.ExitStack, *, dtype: Any = np.flo
     if "time" in dims:
         coords["t"] = dims["time"][...].reshape(-1)
     params = {
-        k: _plain(h5.attrs[k])
-        for k in (_plain(v) for v in np.atleast_1d(h5.attrs.get("simulation_parameters", [])))
+        k: to_python(h5.attrs[k])
+        for k in (to_python(v) for v in np.atleast_1d(h5.attrs.get("simulation_parameters", [])))
         if k in h5.attrs
     }
     boundary = {
         name: {
-            "bc_type": _plain(g.attrs.get("bc_type")),
-            "associated_dims": _plain(g.attrs.get("associated_dims")),
+            "bc_type": to_python(g.attrs.get("bc_type")),
+            "associated_dims": to_python(g.attrs.get("associated_dims")),
         }
         for name, g in h5.get("boundary_conditions", {}).items()
     }
     attrs = {
-        "pde": _plain(h5.attrs.get("dataset_name", src.stem)),
+        "pde": to_python(h5.attrs.get("dataset_name", src.stem)),
         "parameters": params,
         "boundary": boundary or None,
-        "grid_type": _plain(h5.attrs.get("grid_type", "cartesian")),
+        "grid_type": to_python(h5.attrs.get("grid_type", "cartesian")),
         "spatial_dims": spatial,
     }
     return Imported(fields, layouts, state, state, coords, attrs)
@@ -487,16 +487,6 @@ def read_mat(
             f"cannot read {src} as a .mat file ({exc}); the file is truncated or not MATLAB data"
         ) from exc
     return _arrays(arrays, available, input_fields, output_fields, layout, str(src), dtype)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()] if value.dtype.kind in "SO" else value.tolist()
-    return value
 
 
 # ---------------------------------------------------------------------------------------------- entry

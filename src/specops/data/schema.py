@@ -81,13 +81,14 @@ def parse_layout(layout: str) -> tuple[Kind, int]:
     )
 
 
-def _to_python(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
+def to_python(value: Any) -> Any:
+    """An HDF5 attribute value as plain Python: NumPy scalars and arrays to numbers and lists, bytes to str."""
     if isinstance(value, bytes):
         return value.decode()
+    if isinstance(value, np.generic):
+        return to_python(value.item())
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return [to_python(v) for v in value] if value.dtype.kind in "SO" else value.tolist()
     return value
 
 
@@ -96,7 +97,7 @@ def encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     json_keys = []
     for key, value in attrs.items():
-        value = _to_python(value)
+        value = to_python(value)
         if value is None:
             value = "n/a"
         scalar = next((base for base in (bool, int, float, str) if isinstance(value, base)), None)
@@ -118,7 +119,7 @@ def encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
 
 def decode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """Inverse of :func:`encode_attrs`: a dict of Python values (JSON attributes parsed)."""
-    raw = {key: _to_python(value) for key, value in attrs.items()}
+    raw = {key: to_python(value) for key, value in attrs.items()}
     json_keys = json.loads(raw.pop(JSON_ATTRS_KEY, "[]"))
     for key in json_keys:
         if key in raw:
