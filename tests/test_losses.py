@@ -25,7 +25,11 @@ def test_relative_l2_per_sample_then_mean():
 def test_absolute_l2_is_the_function_norm_at_any_resolution(n):
     # ||sin(2 pi x / L)||_L2(0, L) = sqrt(L / 2), exactly on uniform grids
     u = sine(n, 3, length=2.0)
-    assert_close(LpLoss(relative=False, lengths=2.0)(u, torch.zeros_like(u)), torch.tensor(1.0, dtype=torch.float64), rtol=1e-12)
+    assert_close(
+        LpLoss(relative=False, lengths=2.0)(u, torch.zeros_like(u)),
+        torch.tensor(1.0, dtype=torch.float64),
+        rtol=1e-12,
+    )
 
 
 def test_absolute_l1_converges_to_the_integral():
@@ -38,7 +42,9 @@ def test_sobolev_s0_equals_relative_l2_and_h1_of_a_mode():
     assert_close(SobolevLoss(s=0.0)(a, b), LpLoss()(a, b), rtol=1e-12)
     u = sine(32, 2)
     expected = math.sqrt((1 + 4 * math.pi**2 * 4) * 0.5)
-    assert_close(SobolevLoss(s=1.0, relative=False)(u, 0 * u), torch.tensor(expected, dtype=torch.float64), rtol=1e-12)
+    assert_close(
+        SobolevLoss(s=1.0, relative=False)(u, 0 * u), torch.tensor(expected, dtype=torch.float64), rtol=1e-12
+    )
     neg = SobolevLoss(s=-1.0, alpha=0.1, relative=False)(u, 0 * u)
     assert_close(neg, torch.tensor(math.sqrt(0.5 / (0.1 + 16 * math.pi**2)), dtype=torch.float64), rtol=1e-12)
 
@@ -75,7 +81,9 @@ def test_h1_fd_in_2d_against_analytic_value():
 
 
 def test_losses_reject_mismatched_shapes_and_bad_options():
-    with pytest.raises(ValueError, match=r"prediction shape \(2, 1, 8\) differs from target shape \(2, 1, 9\)"):
+    with pytest.raises(
+        ValueError, match=r"prediction shape \(2, 1, 8\) differs from target shape \(2, 1, 9\)"
+    ):
         LpLoss()(torch.zeros(2, 1, 8), torch.zeros(2, 1, 9))
     with pytest.raises(ValueError, match="reduction"):
         LpLoss(reduction="avg")

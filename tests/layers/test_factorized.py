@@ -2,9 +2,9 @@ import math
 
 import pytest
 import torch
+from tests.helpers import assert_close
 
 from specops.layers.factorized import CPWeight, DenseWeight, TTWeight, TuckerWeight, make_spectral_weight
-from tests.helpers import assert_close
 
 MODES = (6, 4)
 

@@ -1,9 +1,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from tests.helpers import assert_close
 
 from specops.layers import ChannelMLP, FNOBlock, PointwiseLinear, SoftGating
-from tests.helpers import assert_close
 
 
 def test_pointwise_linear_is_a_1x1_convolution():
@@ -40,7 +40,9 @@ def naive_block(block: FNOBlock, x: torch.Tensor, last: bool) -> torch.Tensor:
     if block.mlp is not None:
         m = h
         for i, layer in enumerate(block.mlp.layers):
-            m = torch.einsum("oi,bi...->bo...", layer.weight, m) + layer.bias.reshape(1, -1, *([1] * (m.dim() - 2)))
+            m = torch.einsum("oi,bi...->bo...", layer.weight, m) + layer.bias.reshape(
+                1, -1, *([1] * (m.dim() - 2))
+            )
             if i < len(block.mlp.layers) - 1:
                 m = act(m)
         h = m + skip(block.mlp_skip_kind, block.mlp_skip, x)
@@ -84,8 +86,11 @@ def test_block_options_are_validated():
 def test_channel_mlp_and_soft_gating():
     mlp = ChannelMLP(3, 2, 8).double()
     x = torch.randn(4, 3, 5, dtype=torch.float64)
-    ref = F.conv1d(F.gelu(F.conv1d(x, mlp.layers[0].weight[..., None], mlp.layers[0].bias)),
-                   mlp.layers[1].weight[..., None], mlp.layers[1].bias)
+    ref = F.conv1d(
+        F.gelu(F.conv1d(x, mlp.layers[0].weight[..., None], mlp.layers[0].bias)),
+        mlp.layers[1].weight[..., None],
+        mlp.layers[1].bias,
+    )
     assert_close(mlp(x), ref, atol=1e-13)
     gate = SoftGating(3).double()
     assert_close(gate(x), x, atol=0)

@@ -1,7 +1,7 @@
 import torch
+from tests.helpers import assert_close
 
 from specops.spectral import gradient, laplacian, meshgrid, spectral_derivative
-from tests.helpers import assert_close
 
 
 def test_derivative_of_sin_is_cos():

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from tests.helpers import assert_close
 
 from specops.spectral.fft import (
     _dft_matrix,
@@ -11,7 +12,6 @@ from specops.spectral.fft import (
     rfft_modes,
     truncate_modes,
 )
-from tests.helpers import assert_close
 
 
 def reference_modes(x: torch.Tensor, n_modes):

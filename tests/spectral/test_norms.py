@@ -2,9 +2,9 @@ import math
 
 import pytest
 import torch
+from tests.helpers import assert_close
 
 from specops.spectral import grid_coordinates, meshgrid, sobolev_norm, wavenumbers
-from tests.helpers import assert_close
 
 
 @pytest.mark.parametrize("s", [-1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
