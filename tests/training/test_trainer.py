@@ -121,10 +121,10 @@ def test_interrupted_run_resumes_bit_identically(tmp_path, heat_data, mode):
 def test_crashed_run_resumes_from_periodic_checkpoint(tmp_path, heat_data):
     train, val = heat_data
     full = _run(tmp_path, "full", (None, 1, 1), train, val)
-    # a crash (not an interrupt) at step 7 leaves only the checkpoint written at step 5
-    _run(tmp_path, "cut", (None, 1, 1), train, val, interrupt_at=7, error=RuntimeError("crash"))
+    # a crash (not an interrupt) at step 11 leaves the checkpoint written at step 10 (mid-epoch)
+    _run(tmp_path, "cut", (None, 1, 1), train, val, interrupt_at=11, error=RuntimeError("crash"))
     ckpt = tmp_path / "cut/checkpoints/last.pt"
-    assert torch.load(ckpt, weights_only=True)["extra"]["training"]["step"] == 5
+    assert torch.load(ckpt, weights_only=True)["extra"]["training"]["step"] == 10
     resumed = _run(tmp_path, "cut", (None, 1, 1), train, val, resume=ckpt, seed=7)
     assert torch.equal(torch.tensor(resumed.history), torch.tensor(full.history))
 
