@@ -192,3 +192,83 @@ def test_bad_batches_and_runaway_losses_are_explained(heat_data, tmp_path):
     other = Trainer(_model(), LpLoss(), opt, options=_opts(max_steps=4, batch_size=4), run_dir=tmp_path)
     with pytest.raises(ValueError, match="batch_size=8 on 1 process"):
         other.fit(train, resume=tmp_path / "checkpoints/last.pt")
+
+
+class _DtypeRecorder(torch.overrides.TorchFunctionMode):
+    """Record the dtype of every tensor a torch function returns, and whether a SpectralConv was running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = 0
+        self.records: list[tuple[str, bool, torch.dtype]] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        for t in outs:
+            if isinstance(t, torch.Tensor) and (t.is_floating_point() or t.is_complex()):
+                self.records.append((getattr(func, "__name__", str(func)), self.inside > 0, t.dtype))
+        return out
+
+
+@pytest.mark.parametrize("fft_method", ["fft", "dft"])
+def test_autocast_keeps_spectral_layers_in_float32(heat_data, fft_method):
+    from specops.layers import SpectralConv
+
+    train, _ = heat_data
+    model = _model(fft_method=fft_method)
+    trainer = Trainer(
+        model,
+        LpLoss(),
+        torch.optim.Adam(model.parameters(), lr=1e-3),
+        options=_opts(max_steps=1, batch_size=8, precision="bf16"),
+    )
+    recorder = _DtypeRecorder()
+    seen = []
+
+    def enter(module, args):
+        recorder.inside += 1
+        seen.append(("in", args[0].dtype))
+        for p in module.parameters():
+            seen.append(("weight", p.dtype))
+
+    def leave(module, args, out):
+        recorder.inside -= 1
+        seen.append(("out", out.dtype))
+
+    convs = [m for m in model.modules() if isinstance(m, SpectralConv)]
+    for conv in convs:
+        conv.register_forward_pre_hook(enter)
+        conv.register_forward_hook(leave)
+    with recorder:
+        loss = trainer.train_step({"x": train.x[:8], "y": train.y[:8]})
+    assert torch.isfinite(loss)
+    inside = [(name, dt) for name, flag, dt in recorder.records if flag]
+    outside = {dt for name, flag, dt in recorder.records if not flag}
+    assert torch.bfloat16 in outside, "autocast was not active around the pointwise layers"
+    assert inside, "no operation was recorded inside the spectral layers"
+    # float64 appears where the DFT matrices are built (then rounded once); nothing may be below float32
+    low = (torch.bfloat16, torch.float16, torch.complex32)
+    bad = [(name, dt) for name, dt in inside if dt in low]
+    assert not bad, f"spectral layers computed in lower precision: {bad[:5]}"
+    assert any("fft" in name or "matmul" in name or "einsum" in name for name, _ in inside)
+    assert {dt for kind, dt in seen if kind == "weight"} == {torch.float32}
+    assert {dt for kind, dt in seen if kind == "out"} == {torch.float32}
+    assert len([k for k, _ in seen if k == "out"]) == len(convs)
+    for p in model.parameters():  # gradients and master weights stay float32
+        assert p.dtype == torch.float32 and (p.grad is None or p.grad.dtype == torch.float32)
+
+
+def test_fp16_uses_a_grad_scaler_and_trains(heat_data):
+    train, _ = heat_data
+    model = _model()
+    trainer = Trainer(
+        model,
+        LpLoss(),
+        torch.optim.Adam(model.parameters(), lr=3e-3),
+        options=_opts(max_steps=6, batch_size=8, precision="fp16"),
+    )
+    trainer.fit(train)
+    assert trainer.scaler is not None and trainer.scaler.get_scale() > 0
+    assert all(math.isfinite(v) for v in trainer.history)
+    assert "scaler" in trainer.state() and trainer.state()["scaler"]["scale"] > 0
