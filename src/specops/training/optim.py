@@ -5,7 +5,7 @@ only ever receives objects.
 
 Schedules are multipliers of the base learning rate as a function of the optimizer step ``t``, with a
 linear warm-up over the first ``warmup`` steps (``lr(t) = lr * (t + 1) / warmup``) and then, with
-``p = (t - warmup) / (total - warmup)`` the progress through the rest:
+``p = (t - warmup) / (total - warmup - 1)`` the progress through the rest (1 at the last step):
 
 - ``constant``: 1;
 - ``cosine``: ``r + (1 - r) (1 + cos(pi p)) / 2`` with ``r`` the final ratio (Loshchilov & Hutter 2017);
@@ -66,7 +66,7 @@ def _warmed(shape: Callable[[float], float], warmup: int, total: int) -> Callabl
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        span = max(total - warmup, 1)
+        span = max(total - warmup - 1, 1)  # the last step (total - 1) reaches the end of the schedule
         return shape(min(max((step - warmup) / span, 0.0), 1.0))
 
     return factor
@@ -82,7 +82,7 @@ def _cosine(cfg: OptimConfig, total: int) -> Callable[[float], float]:
 
 
 def _step(cfg: OptimConfig, total: int) -> Callable[[float], float]:
-    span = max(total - cfg.warmup_steps, 1)
+    span = max(total - cfg.warmup_steps - 1, 1)
     return lambda p: cfg.gamma ** math.floor(round(p * span, 6) / cfg.step_size)
 
 
