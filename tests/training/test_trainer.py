@@ -272,3 +272,51 @@ def test_fp16_uses_a_grad_scaler_and_trains(heat_data):
     assert trainer.scaler is not None and trainer.scaler.get_scale() > 0
     assert all(math.isfinite(v) for v in trainer.history)
     assert "scaler" in trainer.state() and trainer.state()["scaler"]["scale"] > 0
+
+
+def test_from_config_builds_everything_and_saves_the_configuration(tmp_path, heat_data):
+    from specops import create_model
+    from specops.config import adapt_to_data, apply_overrides, load_config
+    from specops.training.checkpoint import config_from_checkpoint
+
+    train, val = heat_data
+    cfg = apply_overrides(
+        load_config(None),
+        [
+            f"run_dir={tmp_path / 'run'}",
+            "model.args={n_modes: [32, 32], hidden_channels: 8, n_layers: 1}",
+            "optim.schedule=one-cycle",
+            "optim.lr=1e-2",
+            "optim.grad_clip=1.0",
+            "train.loss=h1",
+            "train.epochs=2",
+            "train.batch_size=16",
+            "train.progress=false",
+        ],
+    )
+    cfg, notes = adapt_to_data(cfg, in_channels=1, out_channels=1, shape=(16, 16))
+    assert notes and cfg.model.args["n_modes"] == [16, 16]
+    model = create_model(cfg.model.name, **cfg.model.args)
+    trainer = Trainer.from_config(model, cfg)
+    assert isinstance(trainer.optimizer, torch.optim.AdamW) and trainer.grad_clip == 1.0
+    result = trainer.fit(train, val)
+    assert result["step"] == 6 and trainer.history[-1] < trainer.history[0]
+    assert load_config(tmp_path / "run" / "config.yaml") == cfg
+    assert config_from_checkpoint(result["last"])["optim"]["schedule"] == "one-cycle"
+
+
+@pytest.mark.slow
+def test_compiled_model_trains_like_the_eager_one(heat_data):
+    train, _ = heat_data
+    histories = []
+    for compiled in (False, True):
+        model = _model()
+        trainer = Trainer(
+            model,
+            LpLoss(),
+            torch.optim.Adam(model.parameters(), lr=1e-3),
+            options=_opts(max_steps=3, batch_size=8, compile=compiled),
+        )
+        trainer.fit(train)
+        histories.append(torch.tensor(trainer.history))
+    assert_close(histories[1], histories[0], rtol=1e-4, atol=1e-6)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from specops.config import TrainConfig
+from specops.config import Config, TrainConfig, config_to_dict, dump_config
 from specops.metrics import relative_l2
 from specops.models.base import OperatorModel
 from specops.training import distributed as ddp
@@ -40,8 +40,8 @@ from specops.training.checkpoint import (
     save_checkpoint,
 )
 from specops.training.logging import RunLogger, truncate_log
-from specops.training.optim import EMA
-from specops.training.tasks import OperatorTask, Task
+from specops.training.optim import EMA, build_loss, build_optimizer, scheduler_factory
+from specops.training.tasks import OperatorTask, Task, task_for
 
 SchedulerFactory = Callable[[torch.optim.Optimizer, int], Any]
 _PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -155,6 +155,39 @@ class Trainer:
         self.stopped_early = False
         self._pending: list[torch.Tensor] = []
         self._in_step = False
+
+    @classmethod
+    def from_config(
+        cls,
+        model: OperatorModel,
+        cfg: Config,
+        *,
+        x_normalizer: nn.Module | None = None,
+        y_normalizer: nn.Module | None = None,
+        dist: ddp.DistributedContext | None = None,
+    ) -> Trainer:
+        """Build the optimizer, schedule, loss and task that ``cfg`` names, and save ``cfg`` as
+        ``run_dir/config.yaml`` (it also goes into every checkpoint).
+
+        ``cfg`` should already be adapted to the data (``specops.config.adapt_to_data``).
+        """
+        dist = dist or ddp.DistributedContext()
+        if dist.is_main:
+            dump_config(cfg, Path(cfg.run_dir) / "config.yaml")
+        return cls(
+            model,
+            build_loss(cfg.train.loss),
+            build_optimizer(model.parameters(), cfg.optim),
+            scheduler_factory(cfg.optim),
+            task=task_for(cfg.train),
+            x_normalizer=x_normalizer,
+            y_normalizer=y_normalizer,
+            options=cfg.train,
+            run_dir=cfg.run_dir,
+            config=config_to_dict(cfg),
+            grad_clip=cfg.optim.grad_clip,
+            dist=dist,
+        )
 
     # -- encoding -------------------------------------------------------------------------------------
     def _encode_x(self, x: torch.Tensor) -> torch.Tensor:
