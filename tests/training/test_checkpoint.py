@@ -66,6 +66,9 @@ def test_checkpoint_is_a_model_file_with_training_state(tmp_path, heat_data):
     with trainer.ema.applied(model):
         x = train.x[:2]
         assert_close(loaded(x), model(x), rtol=0, atol=0)
+        # Trainer.predict also uses the averaged weights, and decodes
+        expected = trainer.y_normalizer.decode(loaded(trainer.x_normalizer.encode(x)))
+        assert_close(trainer.predict(x), expected, rtol=0, atol=0)
     assert config_from_checkpoint(path) == cfg
     xn, yn = normalizers_from_checkpoint(path, factory=lambda s: Standardize(s["mean"], s["std"]))
     assert (xn.mean.item(), xn.std.item(), yn.mean.item(), yn.std.item()) == (0.5, 2.0, -1.0, 3.0)

@@ -289,10 +289,16 @@ class Trainer:
         return {"val_loss": totals[0].item() / count, "val_rel_l2": totals[1].item() / count}
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Decoded model output for physical inputs ``x`` (operator task), without gradients."""
+        """Decoded model output for physical inputs ``x`` (operator task), without gradients; with EMA on,
+        from the averaged weights."""
+        context = self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext()
+        was_training = self.model.training
         self.model.eval()
-        with torch.no_grad():
-            return self._decode_y(self.model(self._encode_x(x.to(self.device))))
+        try:
+            with torch.no_grad(), context:
+                return self._decode_y(self.model(self._encode_x(x.to(self.device))))
+        finally:
+            self.model.train(was_training)
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def _checkpoint_dir(self) -> Path:
