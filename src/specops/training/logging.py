@@ -105,7 +105,8 @@ class RunLogger:
         """Advance the bar by ``steps`` and show ``postfix`` (e.g. the running loss)."""
         if self.bar.disable:
             return
-        self.bar.update(steps)
+        if steps:
+            self.bar.update(steps)
         if postfix:
             self.bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
 

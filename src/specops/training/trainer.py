@@ -224,13 +224,6 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             loss = self.task.loss(self.forward, x, y, self.loss_fn, self._feedback)
-        if not torch.isfinite(loss):
-            last = self._checkpoint_dir() / LAST
-            where = f"; the last checkpoint is {last}" if self.run_dir and last.exists() else ""
-            raise FloatingPointError(
-                f"the training loss is {loss.item()} at step {self.step + 1}: lower optim.lr, set "
-                f"optim.grad_clip, or check the data for NaN/inf{where}"
-            )
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
@@ -377,9 +370,23 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------------------
     def _flush(self) -> None:
-        if self._pending:
-            self.history.extend(torch.stack(self._pending).double().cpu().tolist())
-            self._pending = []
+        """Move the losses of the last steps to ``history``; stop on a non-finite one (checked here, not
+        every step, to keep the device busy; a checkpoint is never written past it)."""
+        if not self._pending:
+            return
+        values = torch.stack(self._pending).double().cpu().tolist()
+        first = self.step - len(values) + 1
+        self._pending = []
+        for i, value in enumerate(values):
+            if not math.isfinite(value):
+                self.history.extend(values[:i])
+                last = self._checkpoint_dir() / LAST
+                where = f"; the last checkpoint is {last}" if self.run_dir and last.exists() else ""
+                raise FloatingPointError(
+                    f"the training loss is {value} at step {first + i}: lower optim.lr, set optim.grad_clip, "
+                    f"or check the data for NaN/inf{where}"
+                )
+        self.history.extend(values)
 
     def _loader(self, data: Dataset, num_workers: int) -> tuple[DataLoader, ddp.ResumableSampler]:
         sampler = ddp.ResumableSampler(data, self.dist, shuffle=True, seed=self.options.seed)
@@ -471,12 +478,13 @@ class Trainer:
                     self._pending.append(loss)
                     self._in_step = False
                     epoch_losses.append(loss)
-                    lr = self.optimizer.param_groups[0]["lr"]
                     if self.step % opts.log_every == 0 or self.step == total:
-                        self._flush()
+                        self._flush()  # the only host-device sync of the loop, every log_every steps
+                        lr = self.optimizer.param_groups[0]["lr"]
                         done = self.epoch + (self.position / steps_per_epoch if steps_per_epoch else 0.0)
                         logger.log(self.step, epoch=round(done, 4), train_loss=self.history[-1], lr=lr)
-                    logger.progress(1, loss=float(loss), lr=lr)
+                        logger.progress(0, loss=self.history[-1], lr=lr)
+                    logger.progress(1)
                     if opts.checkpoint_every and self.step % opts.checkpoint_every == 0:
                         self.save()
                     if callback is not None:
