@@ -116,7 +116,7 @@ def vrmse(pred: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7) -> tor
     """The Well's variance-scaled RMSE ``sqrt(mean(e^2) / (var(target) + eps))``, shape ``(batch, channel)``.
 
     ``var`` is the population variance over the grid of each sample and channel, so the constant
-    prediction ``mean(target)`` scores ``~1`` (Ohana et al., "The Well", NeurIPS 2024, sec. 4).
+    prediction ``mean(target)`` scores ``~1`` (Ohana et al., "The Well", NeurIPS 2024 Datasets and Benchmarks).
     """
     _check(pred, target, None, "vrmse")
     pred, target = _float(pred), _float(target)

@@ -5,7 +5,7 @@
   from true history (teacher forcing);
 - ``PushforwardTask``: ``y`` holds ``n * m`` future states; the model is rolled a random number
   ``j < n`` of steps without gradients, then trained on step ``j + 1`` from its own predictions
-  (Brandstetter, Worrall & Welling, "Message Passing Neural PDE Solvers", ICLR 2022, sec. 2.3), which
+  (Brandstetter, Worrall & Welling, "Message Passing Neural PDE Solvers", ICLR 2022), which
   teaches it to correct its own errors and keeps long rollouts stable.
 
 Every task gets the model's forward function, encoded ``x`` and ``y``, the loss and ``feedback``, which
