@@ -13,6 +13,84 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if all(e == e for e in errors.values()) else 1
 
 
+def _train_overrides(args: argparse.Namespace) -> list[str]:
+    """The common settings given as their own flags, as dotted overrides (applied before --set)."""
+    import yaml
+
+    pairs = [
+        ("data.path", args.data),
+        ("model.name", args.model),
+        ("run_dir", args.out),
+        ("train.epochs", args.epochs),
+        ("train.batch_size", args.batch_size),
+        ("optim.lr", args.lr),
+        ("train.device", args.device),
+        ("train.mode", args.mode),
+    ]
+    out = [f"{key}={value}" for key, value in pairs if value is not None]
+    if args.test_data:
+        out.append(f"data.test_paths={yaml.safe_dump(list(args.test_data), default_flow_style=True).strip()}")
+    return out + list(args.set)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from specops import pipeline
+    from specops.config import load_config
+
+    cfg = load_config(args.config, _train_overrides(args))
+    out = pipeline.train(cfg, resume=args.resume, evaluate_after=not args.no_eval)
+    fit = out["fit"]
+    print(
+        f"trained {fit['step']} steps ({fit['epoch']} epochs) in {fit['train_seconds']:.1f} s; "
+        f"checkpoints in {out['run_dir']}/checkpoints"
+    )
+    if out["evaluation"]:
+        print(_results_table(out["evaluation"]))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from specops import pipeline
+
+    results = pipeline.evaluate(
+        args.run, args.data, checkpoint=args.checkpoint, json_out=args.json, plots=not args.no_plots
+    )
+    print(_results_table(results))
+    return 0
+
+
+def _results_table(results: dict) -> str:
+    """rel. L2 per field and resolution (and speed-up), or the rollout summary, as text."""
+    lines = []
+    op = results.get("operator")
+    if op:
+        lines.append(f"{'field':10s} {'grid':>10s} {'rel. L2':>10s} {'model s':>10s} {'speed-up':>9s}")
+        for name, by_res in op["rel_l2"].items():
+            for res, value in by_res.items():
+                timing = op["timing"].get(res, {})
+                speed = timing.get("speedup")
+                mark = " (train)" if res == op.get("train_resolution") else ""
+                lines.append(
+                    f"{name:10s} {res:>10s} {value:10.4f} {timing.get('model_s_per_sample', float('nan')):10.2e} "
+                    f"{(f'{speed:8.1f}x' if speed else '       -')}{mark}"
+                )
+    ro = results.get("rollout")
+    if ro:
+        ct = ro.get("correlation_time", {})
+        lines.append(
+            f"rollout: mean rel. L2 {_mean_value(ro.get('rel_l2')):.4f}; time until correlation < 0.8: "
+            f"mean {ct.get('mean', float('nan')):.3g}, median {ct.get('median', float('nan')):.3g}"
+        )
+    return "\n".join(lines)
+
+
+def _mean_value(value) -> float:
+    if isinstance(value, dict):
+        values = [_mean_value(v) for v in value.values()]
+        return sum(values) / len(values) if values else float("nan")
+    return float(value) if value is not None else float("nan")
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from specops.registry import MODELS
 
@@ -196,7 +274,37 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list models, equations and presets")
     lst.set_defaults(func=_cmd_list)
     _add_data_commands(sub)
+    _add_train_commands(sub)
     return parser
+
+
+def _add_train_commands(sub) -> None:
+    tr = sub.add_parser("train", help="train a model on a dataset file, then evaluate it")
+    tr.add_argument("--data", help="training data (.h5 from `specops generate` or `specops convert`)")
+    tr.add_argument("--model", help="model or preset name (see `specops list`; default fno)")
+    tr.add_argument("--config", help="YAML configuration (sections model, data, optim, train, eval)")
+    tr.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. optim.lr=3e-3"
+    )
+    tr.add_argument("--out", help="run directory (default runs/run)")
+    tr.add_argument(
+        "--test-data", action="append", default=[], metavar="FILE", help="extra test set (repeatable)"
+    )
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--lr", type=float)
+    tr.add_argument("--device", help="cpu, cuda, cuda:1 or auto")
+    tr.add_argument("--mode", choices=["operator", "autoregressive", "unrolled"])
+    tr.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    tr.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    tr.set_defaults(func=_cmd_train)
+    ev = sub.add_parser("evaluate", help="evaluate a trained run: errors, rollouts, speed, plots, report")
+    ev.add_argument("run", help="run directory written by `specops train`")
+    ev.add_argument("--data", action="append", default=[], metavar="FILE", help="test data (repeatable)")
+    ev.add_argument("--json", help="also write the results to this JSON file")
+    ev.add_argument("--checkpoint", default=None, help="best (default, else last), last, or a path")
+    ev.add_argument("--no-plots", action="store_true")
+    ev.set_defaults(func=_cmd_evaluate)
 
 
 def main(argv: list[str] | None = None) -> int:
