@@ -31,7 +31,7 @@ def _run(args, capsys):
 def test_train_then_evaluate_end_to_end(heat_files, tmp_path, capsys):
     train, fine, _ = heat_files
     run = tmp_path / "run"
-    code, out, err = _run(
+    code, _, err = _run(
         [
             "train",
             "--data",
@@ -60,7 +60,7 @@ def test_train_then_evaluate_end_to_end(heat_files, tmp_path, capsys):
     assert (run / "report.md").is_file() and (run / "results.json").is_file()
     # the checkpoint alone rebuilds the model
     assert isinstance(specops.load(run / "checkpoints" / "best.pt"), specops.FNO)
-    code, out, err = _run(["evaluate", str(run), "--json", str(tmp_path / "r.json"), "--no-plots"], capsys)
+    code, _out, err = _run(["evaluate", str(run), "--json", str(tmp_path / "r.json"), "--no-plots"], capsys)
     assert code == 0, err
     results = json.loads((tmp_path / "r.json").read_text())["operator"]
     errors = results["rel_l2"]["u"]
@@ -122,7 +122,7 @@ def test_resume_continues_a_run(heat_files, tmp_path, capsys):
         "model.args.hidden_channels=8",
     ]
     assert _run([*base, "--epochs", "2"], capsys)[0] == 0
-    code, out, err = _run([*base, "--epochs", "4", "--resume"], capsys)
+    code, _out, err = _run([*base, "--epochs", "4", "--resume"], capsys)
     assert code == 0, err
     payload = torch.load(tmp_path / "r" / "checkpoints" / "last.pt", weights_only=True)
     assert payload["extra"]["training"]["epoch"] == 4
@@ -130,13 +130,13 @@ def test_resume_continues_a_run(heat_files, tmp_path, capsys):
 
 def test_bad_configuration_is_a_clear_error(heat_files, tmp_path, capsys):
     train, _, traj = heat_files
-    code, out, err = _run(
+    code, _, err = _run(
         ["train", "--data", str(train), "--set", "train.learning_rate=1", "--out", str(tmp_path)], capsys
     )
     assert code == 2 and "train.learning_rate" in err and "valid" in err.lower()
-    code, out, err = _run(["train", "--data", str(traj), "--out", str(tmp_path / "x")], capsys)
+    code, _, err = _run(["train", "--data", str(traj), "--out", str(tmp_path / "x")], capsys)
     assert code == 2 and "train.mode=autoregressive" in err
-    code, out, err = _run(["train", "--out", str(tmp_path / "y")], capsys)
+    code, _, err = _run(["train", "--out", str(tmp_path / "y")], capsys)
     assert code == 2 and "--data" in err
-    code, out, err = _run(["evaluate", str(tmp_path / "nothing")], capsys)
+    code, _out, err = _run(["evaluate", str(tmp_path / "nothing")], capsys)
     assert code == 2 and "no checkpoint" in err

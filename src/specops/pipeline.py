@@ -211,7 +211,6 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | None = None):
 
 def _test_sets(cfg: Config, paths: Sequence[str | os.PathLike], kind: str) -> list[Dataset]:
     """Test datasets: the held-out split when a path is the training file, every sample otherwise."""
-    kwargs = _dataset_kwargs(cfg, kind)
     out = []
     for path in paths:
         info = read_info(path)
