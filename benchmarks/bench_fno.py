@@ -59,8 +59,9 @@ def child(args: argparse.Namespace) -> None:
     else:
         from neuralop.models import FNO as PeerFNO
 
-        model = PeerFNO(n_modes=modes, in_channels=1, out_channels=1, hidden_channels=args.hidden,
-                        n_layers=args.layers)
+        model = PeerFNO(
+            n_modes=modes, in_channels=1, out_channels=1, hidden_channels=args.hidden, n_layers=args.layers
+        )
     model = model.to(device)
     n_params = sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
     g = torch.Generator().manual_seed(1)
@@ -112,12 +113,24 @@ def child(args: argparse.Namespace) -> None:
     t_infer = timeit(infer)
     peak_infer_gpu = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({
-        "lib": args.lib, "res": args.res, "params": n_params, "train_s": t_train, "infer_s": t_infer,
-        "peak_rss": rss, "peak_gpu_train": peak_train_gpu, "peak_gpu_infer": peak_infer_gpu,
-        "train_flops": train_flops, "infer_flops": infer_flops, "gemm_flops_per_s": gemm_peak(device),
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-    }))
+    print(
+        json.dumps(
+            {
+                "lib": args.lib,
+                "res": args.res,
+                "params": n_params,
+                "train_s": t_train,
+                "infer_s": t_infer,
+                "peak_rss": rss,
+                "peak_gpu_train": peak_train_gpu,
+                "peak_gpu_infer": peak_infer_gpu,
+                "train_flops": train_flops,
+                "infer_flops": infer_flops,
+                "gemm_flops_per_s": gemm_peak(device),
+                "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+            }
+        )
+    )
 
 
 def gemm_peak(device) -> float:
@@ -140,10 +153,31 @@ def gemm_peak(device) -> float:
 
 
 def run_one(python: str, lib: str, res: int, opts: argparse.Namespace, env: dict) -> dict:
-    cmd = [python, __file__, "--child", "--lib", lib, "--res", str(res), "--batch", str(opts.batch),
-           "--modes", str(opts.modes), "--hidden", str(opts.hidden), "--layers", str(opts.layers),
-           "--threads", str(opts.threads), "--device", opts.device, "--repeats", str(opts.repeats),
-           "--warmup", str(opts.warmup)]
+    cmd = [
+        python,
+        __file__,
+        "--child",
+        "--lib",
+        lib,
+        "--res",
+        str(res),
+        "--batch",
+        str(opts.batch),
+        "--modes",
+        str(opts.modes),
+        "--hidden",
+        str(opts.hidden),
+        "--layers",
+        str(opts.layers),
+        "--threads",
+        str(opts.threads),
+        "--device",
+        opts.device,
+        "--repeats",
+        str(opts.repeats),
+        "--warmup",
+        str(opts.warmup),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"{lib} at {res}^2 failed:\n{out.stderr[-3000:]}")
@@ -209,12 +243,14 @@ def _mem(row: dict) -> float:
 
 
 def format_row(setting, res, ours, peer) -> str:
-    return (f"{setting:8s} {res:4d}^2  train {ours['train_s']*1e3:8.1f} ms vs {peer['train_s']*1e3:8.1f} ms "
-            f"({ours['train_s']/peer['train_s']:.2f}x)  infer {ours['infer_s']*1e3:7.1f} vs "
-            f"{peer['infer_s']*1e3:7.1f} ms ({ours['infer_s']/peer['infer_s']:.2f}x)  "
-            f"mem {_mem(ours):.2f} vs {_mem(peer):.2f} GiB  params {ours['params']} vs {peer['params']}  "
-            f"GEMM floor ours {_floor(ours):.0f} ms ({ours['train_flops']/1e9:.1f} GFLOP), "
-            f"peer {_floor(peer):.0f} ms ({peer['train_flops']/1e9:.1f} GFLOP)")
+    return (
+        f"{setting:8s} {res:4d}^2  train {ours['train_s'] * 1e3:8.1f} ms vs {peer['train_s'] * 1e3:8.1f} ms "
+        f"({ours['train_s'] / peer['train_s']:.2f}x)  infer {ours['infer_s'] * 1e3:7.1f} vs "
+        f"{peer['infer_s'] * 1e3:7.1f} ms ({ours['infer_s'] / peer['infer_s']:.2f}x)  "
+        f"mem {_mem(ours):.2f} vs {_mem(peer):.2f} GiB  params {ours['params']} vs {peer['params']}  "
+        f"GEMM floor ours {_floor(ours):.0f} ms ({ours['train_flops'] / 1e9:.1f} GFLOP), "
+        f"peer {_floor(peer):.0f} ms ({peer['train_flops'] / 1e9:.1f} GFLOP)"
+    )
 
 
 def _floor(row: dict) -> float:
@@ -224,19 +260,22 @@ def _floor(row: dict) -> float:
 
 def format_table(rows, args) -> str:
     device = rows[0][2]["device"]
-    head = (f"\n### FNO 2D, hidden {args.hidden}, {args.layers} layers, modes {args.modes}, batch {args.batch}, "
-            f"float32, {device}, {args.threads} threads ({time.strftime('%Y-%m-%d')})\n\n"
-            "| malloc | res | params (ours / peer) | train step ours | peer | ratio | inference ours | peer | "
-            "ratio | peak mem ours | peer | train GFLOP ours / peer | GEMM floor ours |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    head = (
+        f"\n### FNO 2D, hidden {args.hidden}, {args.layers} layers, modes {args.modes}, batch {args.batch}, "
+        f"float32, {device}, {args.threads} threads ({time.strftime('%Y-%m-%d')})\n\n"
+        "| malloc | res | params (ours / peer) | train step ours | peer | ratio | inference ours | peer | "
+        "ratio | peak mem ours | peer | train GFLOP ours / peer | GEMM floor ours |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )
     lines = [head]
     for setting, res, o, p in rows:
         lines.append(
-            f"| {setting} | {res}² | {o['params']:,} / {p['params']:,} | {o['train_s']*1e3:.1f} ms | "
-            f"{p['train_s']*1e3:.1f} ms | {o['train_s']/p['train_s']:.2f} | {o['infer_s']*1e3:.1f} ms | "
-            f"{p['infer_s']*1e3:.1f} ms | {o['infer_s']/p['infer_s']:.2f} | {_mem(o):.2f} GiB | {_mem(p):.2f} GiB | "
-            f"{o['train_flops']/1e9:.1f} / {p['train_flops']/1e9:.1f} | {_floor(o):.0f} ms "
-            f"({_floor(o)/(o['train_s']*1e3):.0%} of ours) |")
+            f"| {setting} | {res}² | {o['params']:,} / {p['params']:,} | {o['train_s'] * 1e3:.1f} ms | "
+            f"{p['train_s'] * 1e3:.1f} ms | {o['train_s'] / p['train_s']:.2f} | {o['infer_s'] * 1e3:.1f} ms | "
+            f"{p['infer_s'] * 1e3:.1f} ms | {o['infer_s'] / p['infer_s']:.2f} | {_mem(o):.2f} GiB | {_mem(p):.2f} GiB | "
+            f"{o['train_flops'] / 1e9:.1f} / {p['train_flops'] / 1e9:.1f} | {_floor(o):.0f} ms "
+            f"({_floor(o) / (o['train_s'] * 1e3):.0%} of ours) |"
+        )
     return "\n".join(lines)
 
 

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from specops.atomic import atomic_path
@@ -13,3 +15,12 @@ def test_success_replaces_and_failure_keeps_old(tmp_path):
         raise RuntimeError("interrupted")
     assert target.read_text() == "one"
     assert sorted(p.name for p in target.parent.iterdir()) == ["file.txt"]
+
+
+def test_final_file_has_umask_permissions(tmp_path):
+    target = tmp_path / "f.bin"
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -16,16 +16,21 @@ def sine(n: int, k: int = 1, length: float = 1.0) -> torch.Tensor:
 def test_relative_l2_per_sample_then_mean():
     a, b = torch.randn(4, 2, 16, 16, dtype=torch.float64), torch.randn(4, 2, 16, 16, dtype=torch.float64)
     per = (a - b).reshape(4, -1).norm(dim=1) / b.reshape(4, -1).norm(dim=1)
-    assert_close(LpLoss(reduction="none")(a, b), per, rtol=1e-12)
-    assert_close(LpLoss()(a, b), per.mean(), rtol=1e-12)
-    assert_close(LpLoss(reduction="sum")(a, b), per.sum(), rtol=1e-12)
+    assert_close(LpLoss(reduction="none")(a, b), per, rtol=1e-12, atol=0)
+    assert_close(LpLoss()(a, b), per.mean(), rtol=1e-12, atol=0)
+    assert_close(LpLoss(reduction="sum")(a, b), per.sum(), rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("n", [16, 64, 256])
 def test_absolute_l2_is_the_function_norm_at_any_resolution(n):
     # ||sin(2 pi x / L)||_L2(0, L) = sqrt(L / 2), exactly on uniform grids
     u = sine(n, 3, length=2.0)
-    assert_close(LpLoss(relative=False, lengths=2.0)(u, torch.zeros_like(u)), torch.tensor(1.0, dtype=torch.float64), rtol=1e-12)
+    assert_close(
+        LpLoss(relative=False, lengths=2.0)(u, torch.zeros_like(u)),
+        torch.tensor(1.0, dtype=torch.float64),
+        rtol=1e-12,
+        atol=0,
+    )
 
 
 def test_absolute_l1_converges_to_the_integral():
@@ -35,12 +40,19 @@ def test_absolute_l1_converges_to_the_integral():
 
 def test_sobolev_s0_equals_relative_l2_and_h1_of_a_mode():
     a, b = torch.randn(3, 1, 24, 24, dtype=torch.float64), torch.randn(3, 1, 24, 24, dtype=torch.float64)
-    assert_close(SobolevLoss(s=0.0)(a, b), LpLoss()(a, b), rtol=1e-12)
+    assert_close(SobolevLoss(s=0.0)(a, b), LpLoss()(a, b), rtol=1e-12, atol=0)
     u = sine(32, 2)
     expected = math.sqrt((1 + 4 * math.pi**2 * 4) * 0.5)
-    assert_close(SobolevLoss(s=1.0, relative=False)(u, 0 * u), torch.tensor(expected, dtype=torch.float64), rtol=1e-12)
+    assert_close(
+        SobolevLoss(s=1.0, relative=False)(u, 0 * u),
+        torch.tensor(expected, dtype=torch.float64),
+        rtol=1e-12,
+        atol=0,
+    )
     neg = SobolevLoss(s=-1.0, alpha=0.1, relative=False)(u, 0 * u)
-    assert_close(neg, torch.tensor(math.sqrt(0.5 / (0.1 + 16 * math.pi**2)), dtype=torch.float64), rtol=1e-12)
+    assert_close(
+        neg, torch.tensor(math.sqrt(0.5 / (0.1 + 16 * math.pi**2)), dtype=torch.float64), rtol=1e-12, atol=0
+    )
 
 
 def test_sobolev_loss_weights_high_frequencies():
@@ -75,7 +87,9 @@ def test_h1_fd_in_2d_against_analytic_value():
 
 
 def test_losses_reject_mismatched_shapes_and_bad_options():
-    with pytest.raises(ValueError, match=r"prediction shape \(2, 1, 8\) differs from target shape \(2, 1, 9\)"):
+    with pytest.raises(
+        ValueError, match=r"prediction shape \(2, 1, 8\) differs from target shape \(2, 1, 9\)"
+    ):
         LpLoss()(torch.zeros(2, 1, 8), torch.zeros(2, 1, 9))
     with pytest.raises(ValueError, match="reduction"):
         LpLoss(reduction="avg")

@@ -13,6 +13,84 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if all(e == e for e in errors.values()) else 1
 
 
+def _train_overrides(args: argparse.Namespace) -> list[str]:
+    """The common settings given as their own flags, as dotted overrides (applied before --set)."""
+    import yaml
+
+    pairs = [
+        ("data.path", args.data),
+        ("model.name", args.model),
+        ("run_dir", args.out),
+        ("train.epochs", args.epochs),
+        ("train.batch_size", args.batch_size),
+        ("optim.lr", args.lr),
+        ("train.device", args.device),
+        ("train.mode", args.mode),
+    ]
+    out = [f"{key}={value}" for key, value in pairs if value is not None]
+    if args.test_data:
+        out.append(f"data.test_paths={yaml.safe_dump(list(args.test_data), default_flow_style=True).strip()}")
+    return out + list(args.set)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from specops import pipeline
+    from specops.config import load_config
+
+    cfg = load_config(args.config, _train_overrides(args))
+    out = pipeline.train(cfg, resume=args.resume, evaluate_after=not args.no_eval)
+    fit = out["fit"]
+    print(
+        f"trained {fit['step']} steps ({fit['epoch']} epochs) in {fit['train_seconds']:.1f} s; "
+        f"checkpoints in {out['run_dir']}/checkpoints"
+    )
+    if out["evaluation"]:
+        print(_results_table(out["evaluation"]))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from specops import pipeline
+
+    results = pipeline.evaluate(
+        args.run, args.data, checkpoint=args.checkpoint, json_out=args.json, plots=not args.no_plots
+    )
+    print(_results_table(results))
+    return 0
+
+
+def _results_table(results: dict) -> str:
+    """rel. L2 per field and resolution (and speed-up), or the rollout summary, as text."""
+    lines = []
+    op = results.get("operator")
+    if op:
+        lines.append(f"{'field':10s} {'grid':>10s} {'rel. L2':>10s} {'model s':>10s} {'speed-up':>9s}")
+        for name, by_res in op["rel_l2"].items():
+            for res, value in by_res.items():
+                timing = op["timing"].get(res, {})
+                speed = timing.get("speedup")
+                mark = " (train)" if res == op.get("train_resolution") else ""
+                lines.append(
+                    f"{name:10s} {res:>10s} {value:10.4f} {timing.get('model_s_per_sample', float('nan')):10.2e} "
+                    f"{(f'{speed:8.1f}x' if speed else '       -')}{mark}"
+                )
+    ro = results.get("rollout")
+    if ro:
+        ct = ro.get("correlation_time", {})
+        lines.append(
+            f"rollout: mean rel. L2 {_mean_value(ro.get('rel_l2')):.4f}; time until correlation < 0.8: "
+            f"mean {ct.get('mean', float('nan')):.3g}, median {ct.get('median', float('nan')):.3g}"
+        )
+    return "\n".join(lines)
+
+
+def _mean_value(value) -> float:
+    if isinstance(value, dict):
+        values = [_mean_value(v) for v in value.values()]
+        return sum(values) / len(values) if values else float("nan")
+    return float(value) if value is not None else float("nan")
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from specops.registry import MODELS
 
@@ -20,6 +98,168 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for entry in MODELS.entries():
         print(f"  {entry.name:18s} {entry.description}")
     return 0
+
+
+def _parse_sets(items: list[str]) -> dict:
+    import yaml
+
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--set {item!r} must look like key=value, e.g. --set viscosity=1e-3")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    import torch
+
+    from specops.data.generate import generate_dataset
+
+    try:
+        from specops.solvers.problems import make_problem
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("specops.solvers.problems", "specops.solvers"):
+            raise
+        print(
+            "specops generate: the PDE solvers are not installed yet (module specops.solvers.problems is "
+            "missing); update specops to a version that ships them",
+            file=sys.stderr,
+        )
+        return 2
+    overrides = _parse_sets(args.set)
+    if args.resolution is not None:
+        overrides["resolution"] = args.resolution
+    problem = make_problem(args.pde, **overrides)
+    command = [f"specops generate {args.pde} --samples {args.samples} --seed {args.seed}"]
+    command += [f"--resolution {args.resolution}"] if args.resolution is not None else []
+    command += [f"--set {item}" for item in args.set]
+    command += [f"--batch-size {args.batch_size} --device {args.device} --dtype {args.dtype}"]
+    try:
+        out = generate_dataset(
+            problem,
+            args.samples,
+            args.out,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            shard=args.shard,
+            device=args.device,
+            dtype=getattr(torch, args.dtype),
+            progress=not args.no_progress,
+            compression=args.compression,
+            attrs={"command": " ".join(command), "overrides": overrides},
+            overwrite=args.overwrite,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"\nspecops generate: interrupted; finished batches are kept in {args.out}.partial: run the same "
+            f"command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from specops.data.io import format_info, read_info, verify_file
+
+    if args.verify:
+        problems = verify_file(args.file)
+        if problems:
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            print(
+                f"specops info: {args.file} failed verification ({len(problems)} problem(s))", file=sys.stderr
+            )
+            return 1
+    print(format_info(read_info(args.file)))
+    if args.verify:
+        print("verified: schema complete, every checksum matches, no NaN or inf")
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from specops.data.convert import convert
+
+    layout: str | dict[str, str] | None = None
+    for item in args.layout:
+        name, sep, value = item.partition("=")
+        if sep:
+            layout = {**(layout if isinstance(layout, dict) else {}), name.strip(): value}
+        else:
+            layout = item
+    out = convert(
+        args.src,
+        args.fmt,
+        args.out,
+        input_fields=args.input,
+        output_fields=args.output,
+        layout=layout,
+        compression=args.compression,
+        progress=not args.no_progress,
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from specops.data.generate import merge_shards
+
+    out = merge_shards(args.out, args.shards, compression=args.compression, progress=not args.no_progress)
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_data_commands(sub) -> None:
+    from specops.data.convert import FORMATS
+
+    compress = {"choices": ["gzip", "lzf"], "default": None, "help": "compress fields (default: none)"}
+    gen = sub.add_parser("generate", help="generate a dataset with a built-in solver (resumable, shardable)")
+    gen.add_argument("pde", help="problem name (see `specops list`)")
+    gen.add_argument("--samples", type=int, required=True, help="samples in the whole dataset")
+    gen.add_argument("--resolution", type=int, default=None, help="grid points per axis")
+    gen.add_argument("--out", required=True, help="output .h5 file (a shard's file with --shard)")
+    gen.add_argument("--seed", type=int, default=0, help="base seed; sample i uses seed+i (default 0)")
+    gen.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    gen.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    gen.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a problem parameter"
+    )
+    gen.add_argument("--batch-size", type=int, default=32, help="samples per solver call (default 32)")
+    gen.add_argument("--shard", default=None, metavar="K/N", help="generate only the K-th of N parts")
+    gen.add_argument("--compression", **compress)
+    gen.add_argument("--overwrite", action="store_true", help="replace an existing different --out file")
+    gen.add_argument("--no-progress", action="store_true", help="no progress bar")
+    gen.set_defaults(func=_cmd_generate)
+    info = sub.add_parser("info", help="print a dataset's metadata and field shapes")
+    info.add_argument("file")
+    info.add_argument(
+        "--verify", action="store_true", help="check schema, checksums and values; non-zero exit on problems"
+    )
+    info.set_defaults(func=_cmd_info)
+    conv = sub.add_parser("convert", help="import a dataset from another project's format")
+    conv.add_argument("src")
+    conv.add_argument("--from", dest="fmt", required=True, choices=FORMATS.names(), help="source format")
+    conv.add_argument("--out", required=True, help="output .h5 file")
+    conv.add_argument("--input", nargs="+", default=[], metavar="KEY", help="input arrays (npz/mat)")
+    conv.add_argument("--output", nargs="+", default=[], metavar="KEY", help="output arrays (npy/npz/mat)")
+    conv.add_argument(
+        "--layout",
+        action="append",
+        default=[],
+        help="axes of the source arrays, e.g. 'sample x y time'; NAME='...' for one array",
+    )
+    conv.add_argument("--compression", **compress)
+    conv.add_argument("--no-progress", action="store_true", help="no progress bar")
+    conv.set_defaults(func=_cmd_convert)
+    merge = sub.add_parser("merge", help="join the shards of a `generate --shard` run into one file")
+    merge.add_argument("out", help="output .h5 file")
+    merge.add_argument("shards", nargs="+", help="shard files, in any order")
+    merge.add_argument("--compression", **compress)
+    merge.add_argument("--no-progress", action="store_true", help="no progress bar")
+    merge.set_defaults(func=_cmd_merge)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +273,38 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
     lst = sub.add_parser("list", help="list models, equations and presets")
     lst.set_defaults(func=_cmd_list)
+    _add_data_commands(sub)
+    _add_train_commands(sub)
     return parser
+
+
+def _add_train_commands(sub) -> None:
+    tr = sub.add_parser("train", help="train a model on a dataset file, then evaluate it")
+    tr.add_argument("--data", help="training data (.h5 from `specops generate` or `specops convert`)")
+    tr.add_argument("--model", help="model or preset name (see `specops list`; default fno)")
+    tr.add_argument("--config", help="YAML configuration (sections model, data, optim, train, eval)")
+    tr.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. optim.lr=3e-3"
+    )
+    tr.add_argument("--out", help="run directory (default runs/run)")
+    tr.add_argument(
+        "--test-data", action="append", default=[], metavar="FILE", help="extra test set (repeatable)"
+    )
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--lr", type=float)
+    tr.add_argument("--device", help="cpu, cuda, cuda:1 or auto")
+    tr.add_argument("--mode", choices=["operator", "autoregressive", "unrolled"])
+    tr.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    tr.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    tr.set_defaults(func=_cmd_train)
+    ev = sub.add_parser("evaluate", help="evaluate a trained run: errors, rollouts, speed, plots, report")
+    ev.add_argument("run", help="run directory written by `specops train`")
+    ev.add_argument("--data", action="append", default=[], metavar="FILE", help="test data (repeatable)")
+    ev.add_argument("--json", help="also write the results to this JSON file")
+    ev.add_argument("--checkpoint", default=None, help="best (default, else last), last, or a path")
+    ev.add_argument("--no-plots", action="store_true")
+    ev.set_defaults(func=_cmd_evaluate)
 
 
 def main(argv: list[str] | None = None) -> int:

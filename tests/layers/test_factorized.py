@@ -2,9 +2,9 @@ import math
 
 import pytest
 import torch
+from tests.helpers import assert_close
 
 from specops.layers.factorized import CPWeight, DenseWeight, TTWeight, TuckerWeight, make_spectral_weight
-from tests.helpers import assert_close
 
 MODES = (6, 4)
 
@@ -19,7 +19,7 @@ def test_factorized_contraction_equals_dense_einsum_in_float64(cls, monkeypatch)
     expected = torch.einsum("bixy,ioxy->boxy", x, dense)
     # the factorized forward must contract with the factors, never rebuild the dense tensor
     monkeypatch.setattr(cls, "to_dense", lambda *a, **k: (_ for _ in ()).throw(AssertionError("dense built")))
-    assert_close(w.contract(x, None), expected, atol=1e-12)
+    assert_close(w.contract(x, None), expected, atol=1e-12, rtol=0)
 
 
 @pytest.mark.parametrize("cls", [CPWeight, TuckerWeight, TTWeight])
@@ -36,7 +36,7 @@ def test_dense_storage_is_modes_first_but_to_dense_is_channels_first():
     assert w.weight.shape == (4, 3, 3, 2, 2)
     assert w.to_dense().shape == (3, 2, 4, 3)
     x = torch.randn(5, 3, 4, 3, dtype=torch.complex128)
-    assert_close(w.contract(x, None), torch.einsum("bixy,ioxy->boxy", x, w.to_dense()), atol=1e-13)
+    assert_close(w.contract(x, None), torch.einsum("bixy,ioxy->boxy", x, w.to_dense()), atol=1e-13, rtol=0)
 
 
 @pytest.mark.parametrize("cls", [DenseWeight, CPWeight, TuckerWeight, TTWeight])
@@ -48,7 +48,7 @@ def test_grow_zero_pads_the_new_modes(cls):
     new = w.to_dense().detach()
     assert new.shape == (2, 2, 8, 5)
     # centered storage on the first axis: old frequencies -2..1 sit at indices 2..5 of -4..3
-    assert_close(new[:, :, 2:6, :3], old, atol=1e-6)
+    assert_close(new[:, :, 2:6, :3], old, atol=1e-6, rtol=0)
     mask = torch.ones_like(new, dtype=torch.bool)
     mask[:, :, 2:6, :3] = False
     assert new[mask].abs().max() < 1e-12

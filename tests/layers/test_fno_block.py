@@ -1,9 +1,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from tests.helpers import assert_close
 
 from specops.layers import ChannelMLP, FNOBlock, PointwiseLinear, SoftGating
-from tests.helpers import assert_close
 
 
 def test_pointwise_linear_is_a_1x1_convolution():
@@ -11,11 +11,11 @@ def test_pointwise_linear_is_a_1x1_convolution():
     lin = PointwiseLinear(3, 5).double()
     x = torch.randn(2, 3, 7, 6, dtype=torch.float64)
     expected = F.conv2d(x, lin.weight[:, :, None, None], lin.bias)
-    assert_close(lin(x), expected, atol=1e-13)
+    assert_close(lin(x), expected, atol=1e-13, rtol=0)
     add = torch.randn(2, 5, 7, 6, dtype=torch.float64)
-    assert_close(lin(x, add=add), expected + add, atol=1e-13)
+    assert_close(lin(x, add=add), expected + add, atol=1e-13, rtol=0)
     nobias = PointwiseLinear(3, 5, bias=False).double()
-    assert_close(nobias(x), F.conv2d(x, nobias.weight[:, :, None, None]), atol=1e-13)
+    assert_close(nobias(x), F.conv2d(x, nobias.weight[:, :, None, None]), atol=1e-13, rtol=0)
 
 
 def naive_block(block: FNOBlock, x: torch.Tensor, last: bool) -> torch.Tensor:
@@ -40,7 +40,9 @@ def naive_block(block: FNOBlock, x: torch.Tensor, last: bool) -> torch.Tensor:
     if block.mlp is not None:
         m = h
         for i, layer in enumerate(block.mlp.layers):
-            m = torch.einsum("oi,bi...->bo...", layer.weight, m) + layer.bias.reshape(1, -1, *([1] * (m.dim() - 2)))
+            m = torch.einsum("oi,bi...->bo...", layer.weight, m) + layer.bias.reshape(
+                1, -1, *([1] * (m.dim() - 2))
+            )
             if i < len(block.mlp.layers) - 1:
                 m = act(m)
         h = m + skip(block.mlp_skip_kind, block.mlp_skip, x)
@@ -62,14 +64,14 @@ def test_block_matches_unfused_reference(skip, mlp_skip, norm, last):
         for p in block.parameters():
             p.add_(0.1 * torch.randn_like(p))
     x = torch.randn(2, 4, 12, 10, dtype=torch.float64)
-    assert_close(block(x, last=last), naive_block(block, x, last), atol=1e-12)
+    assert_close(block(x, last=last), naive_block(block, x, last), atol=1e-12, rtol=0)
 
 
 def test_block_without_channel_mlp():
     block = FNOBlock(4, (6,), channel_mlp_expansion=0).double()
     assert block.mlp is None
     x = torch.randn(2, 4, 16, dtype=torch.float64)
-    assert_close(block(x), naive_block(block, x, False), atol=1e-12)
+    assert_close(block(x), naive_block(block, x, False), atol=1e-12, rtol=0)
 
 
 def test_block_options_are_validated():
@@ -84,8 +86,11 @@ def test_block_options_are_validated():
 def test_channel_mlp_and_soft_gating():
     mlp = ChannelMLP(3, 2, 8).double()
     x = torch.randn(4, 3, 5, dtype=torch.float64)
-    ref = F.conv1d(F.gelu(F.conv1d(x, mlp.layers[0].weight[..., None], mlp.layers[0].bias)),
-                   mlp.layers[1].weight[..., None], mlp.layers[1].bias)
-    assert_close(mlp(x), ref, atol=1e-13)
+    ref = F.conv1d(
+        F.gelu(F.conv1d(x, mlp.layers[0].weight[..., None], mlp.layers[0].bias)),
+        mlp.layers[1].weight[..., None],
+        mlp.layers[1].bias,
+    )
+    assert_close(mlp(x), ref, atol=1e-13, rtol=0)
     gate = SoftGating(3).double()
-    assert_close(gate(x), x, atol=0)
+    assert_close(gate(x), x, atol=0, rtol=0)

@@ -55,7 +55,7 @@ def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", broken)
-    with pytest.raises(OSError, match="no space left.*intact"):
+    with pytest.raises(OSError, match=r"no space left.*intact"):
         specops.save(FNO((4,), 1, 1, 4, 2), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]

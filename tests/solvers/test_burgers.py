@@ -2,13 +2,13 @@ import itertools
 import math
 
 import torch
-from tests.helpers import assert_close, fitted_slope
 
 from specops.solvers.burgers import Burgers
 from specops.solvers.integrate import integrate
 from specops.solvers.random_fields import GaussianRandomField
 from specops.solvers.reference import burgers_cole_hopf
 from specops.solvers.steppers import ETDRK4, CrankNicolsonRK4
+from tests.helpers import assert_close, fitted_slope
 
 
 def test_matches_cole_hopf_exact_solution():

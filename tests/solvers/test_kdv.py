@@ -1,11 +1,10 @@
 import itertools
 
-from tests.helpers import assert_close, fitted_slope
-
 from specops.solvers.integrate import integrate
 from specops.solvers.kdv import KdV
 from specops.solvers.reference import kdv_soliton
 from specops.solvers.steppers import ETDRK4, CrankNicolsonRK4
+from tests.helpers import assert_close, fitted_slope
 
 LENGTH, SPEED = 40.0, 2.0
 
@@ -56,4 +55,4 @@ def test_mass_and_momentum_are_invariant():
     traj = integrate(eq, two, [0.0, 2.0, 4.0], stepper=ETDRK4(), dt=1e-3).states[0, :, 0]
     mass, momentum = traj.mean(dim=-1), (traj**2).mean(dim=-1)
     assert_close(mass, mass[:1].expand(3), atol=1e-14, rtol=0, what="mass")
-    assert_close(momentum, momentum[:1].expand(3), rtol=1e-8, what="momentum")
+    assert_close(momentum, momentum[:1].expand(3), atol=0, rtol=1e-8, what="momentum")

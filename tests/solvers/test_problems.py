@@ -5,10 +5,10 @@ import time
 import numpy as np
 import pytest
 import torch
-from tests.helpers import assert_close
 
 from specops.registry import PROBLEMS
 from specops.solvers.problems import Problem, make_problem
+from tests.helpers import assert_close
 
 TINY = {
     "burgers": {"resolution": 32, "upsample": 2, "t_final": 0.1, "save_interval": 0.05},
@@ -57,8 +57,9 @@ def test_contract(name):
         assert torch.equal(shard[key], data[key][1:])
     meta = problem.metadata()
     assert json.loads(json.dumps(meta)) == meta
-    assert meta["problem"] == name and meta["pde"] and meta["grid"]["boundary"] in ("periodic", "dirichlet")
-    assert "solver_resolution" in meta["grid"] and "initial_condition" in meta
+    assert meta["problem"] == name and meta["pde"] and meta["boundary"] in ("periodic", "dirichlet")
+    for key in ("solver", "domain", "resolution", "solver_resolution", "initial_condition", "grid"):
+        assert key in meta, key
     double = problem.generate([3], dtype=torch.float64)
     assert all(t.dtype == torch.float64 for t in double.values())
     for key in data:
@@ -73,18 +74,20 @@ def test_contract(name):
 def test_fno_presets_carry_the_benchmark_settings():
     meta = make_problem("ns-fno-1e-4").metadata()
     assert meta["parameters"]["viscosity"] == 1e-4 and meta["time"]["t_final"] == 30.0
-    assert meta["solver"]["stepper"]["name"] == "fno_crank_nicolson" and meta["solver"]["dt"] == 1e-4
-    assert meta["grid"]["resolution"] == [64, 64] and meta["grid"]["solver_resolution"] == [256, 256]
+    assert meta["stepper"] == "fno_crank_nicolson" and meta["stepper_order"] == 1 and meta["dt"] == 1e-4
+    assert meta["resolution"] == [64, 64] and meta["solver_resolution"] == [256, 256]
+    assert meta["domain"] == [[0.0, 1.0], [0.0, 1.0]] and meta["boundary"] == "periodic"
     assert meta["parameters"]["forcing"] == {"type": "fno", "amplitude": 0.1, "wavenumber": 1}
     assert meta["initial_condition"]["alpha"] == 2.5 and meta["initial_condition"]["tau"] == 7.0
     assert meta["time"]["save_times"] == [float(t) for t in range(31)]
     burgers = make_problem("burgers-fno")
     meta = burgers.metadata()
-    assert meta["parameters"]["viscosity"] == 0.1 and meta["grid"]["solver_resolution"] == [8192]
+    assert meta["parameters"]["viscosity"] == 0.1 and meta["solver_resolution"] == [8192]
     assert meta["initial_condition"]["sigma"] == 25.0 and burgers.input_fields == ("u0",)
     darcy = make_problem("darcy-fno")
     assert darcy.solver_resolution == 421 and darcy.fields()["a"]["shape"] == (1, 85, 85)
-    assert make_problem("ns-kolmogorov").metadata()["grid"]["lengths"] == [2 * math.pi] * 2
+    assert make_problem("ns-kolmogorov").metadata()["domain"] == [[0.0, 2 * math.pi]] * 2
+    assert darcy.metadata()["boundary"] == "dirichlet" and darcy.metadata()["solver_resolution"] == [421, 421]
 
 
 def test_subsampling_keeps_the_solver_values_at_the_coarse_nodes():

@@ -1,7 +1,6 @@
 """The exact solutions satisfy their equations (residuals by automatic differentiation)."""
 
 import torch
-from tests.helpers import assert_close
 
 from specops.solvers.reference import (
     burgers_cole_hopf,
@@ -9,6 +8,7 @@ from specops.solvers.reference import (
     kdv_soliton,
     taylor_green_vorticity,
 )
+from tests.helpers import assert_close
 
 
 def _grad(y, x):

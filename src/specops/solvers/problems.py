@@ -256,11 +256,17 @@ class EvolutionProblem(Problem):
         return {
             "problem": self.name,
             "pde": self.pde,
+            "solver": "pseudo-spectral Fourier, 2/3 de-aliasing of the nonlinear term",
+            "stepper": self.stepper.name,
+            "stepper_order": self.stepper.order,
+            "dt": self.dt,
+            "domain": [[0.0, self.lengths]] * self.ndim,
+            "resolution": [self.resolution] * self.ndim,
+            "solver_resolution": [self.solver_resolution] * self.ndim,
+            "boundary": "periodic",
             "parameters": self.pde_parameters(),
-            "solver": {
-                "method": "pseudo-spectral Fourier, 2/3 de-aliasing of the nonlinear term",
+            "stepping": {
                 "stepper": self.stepper.parameters(),
-                "dt": self.dt,
                 "time_steps": "each save interval split into ceil(interval / dt) equal steps",
             },
             "grid": {
@@ -584,8 +590,15 @@ class DarcyProblem(Problem):
         return {
             "problem": self.name,
             "pde": self.pde,
+            "solver": f"second-order finite differences, {self.solver.face_average} face averages, "
+            f"{'sparse LU (SuperLU)' if self.solver.method == 'direct' else 'Jacobi-preconditioned CG'}",
+            "solver_order": self.solver.order,
+            "domain": [[0.0, 1.0], [0.0, 1.0]],
+            "resolution": [self.resolution] * 2,
+            "solver_resolution": [self.solver_resolution] * 2,
+            "boundary": "dirichlet",
             "parameters": {"equation": "-div(a grad u) = f", "forcing": self.forcing},
-            "solver": {**self.solver.parameters(), "order": self.solver.order},
+            "discretization": self.solver.parameters(),
             "grid": {
                 "boundary": "dirichlet",
                 "lengths": [1.0, 1.0],

@@ -1,0 +1,342 @@
+"""Generate a dataset from a Problem: batched, resumable, shardable, reproducible bit for bit.
+
+Sample ``i`` of a dataset with base seed ``S`` is computed from seed ``S + i``. Batches are aligned on
+multiples of ``batch_size`` in the global sample index, and a shard is a run of whole batches, so every
+batch holds the same samples whether the dataset is made in one go, resumed, or made in shards: on the
+same device, torch version and batch size the data are bit-identical.
+
+Each finished batch is written atomically to its own file in ``OUT.partial/``; an interrupted run keeps
+them, and running the same call again computes only the missing batches. The batches are then joined into
+``OUT`` (built under a temporary name and renamed) and the directory is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from specops.data.io import ArraySource, check_tiling, concatenate, read_info, write_dataset
+from specops.data.schema import DataFormatError, Kind, decode_attrs, encode_attrs, layout_for
+
+# The Problem protocol (duck-typed; implemented by specops.solvers.problems):
+#   name: str; input_fields, output_fields: tuple[str, ...]
+#   generate(seeds, *, device=None, dtype=torch.float32) -> dict[str, Tensor]
+#   fields() -> {name: {"layout": str, "shape": per-sample shape, "description": str}}
+#   coords() -> {"x": ..., "y": ..., "t": ...}; metadata() -> JSON-able dict
+
+
+def parse_shard(shard: str | Sequence[int] | None) -> tuple[int, int] | None:
+    """``"K/N"`` or ``(K, N)`` -> ``(K, N)`` with ``1 <= K <= N`` (the K-th of N parts); ``None`` stays."""
+    if shard is None:
+        return None
+    try:
+        k, n = (int(v) for v in (shard.split("/") if isinstance(shard, str) else shard))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"shard={shard!r} must look like K/N, e.g. 2/4 for the second of four parts"
+        ) from exc
+    if not 1 <= k <= n:
+        raise ValueError(
+            f"shard={shard!r}: K must be between 1 and N (K/N = {k}/{n}); parts are numbered from 1"
+        )
+    return k, n
+
+
+def shard_range(n_samples: int, batch_size: int, shard: tuple[int, int] | None) -> tuple[int, int]:
+    """Global sample range ``[start, stop)`` of a shard: whole batches, as even as possible."""
+    if shard is None:
+        return 0, n_samples
+    k, n = shard
+    n_batches = -(-n_samples // batch_size)
+    if n > n_batches:
+        raise ValueError(
+            f"--shard {k}/{n}: {n_samples} samples in batches of {batch_size} make only {n_batches} batches, "
+            f"fewer than {n} shards; use a smaller --batch-size or fewer shards"
+        )
+    lo, hi = (k - 1) * n_batches // n, k * n_batches // n
+    return lo * batch_size, min(hi * batch_size, n_samples)
+
+
+def _field_specs(problem: Any) -> tuple[dict[str, tuple[int, ...]], dict[str, str], dict[str, str]]:
+    shapes, layouts, descriptions = {}, {}, {}
+    for name, spec in problem.fields().items():
+        shape = tuple(int(s) for s in spec["shape"])
+        kind: Kind = "trajectory" if "time" in str(spec.get("layout", "")) else "operator"
+        ndim = len(shape) - (2 if kind == "trajectory" else 1)
+        try:
+            layouts[name] = layout_for(kind, ndim)
+        except ValueError as exc:
+            raise ValueError(
+                f"problem {problem.name!r} field {name!r}: per-sample shape {shape} with layout "
+                f"{spec.get('layout')!r} does not fit (channel, *space) or (time, channel, *space): {exc}"
+            ) from exc
+        shapes[name] = shape
+        descriptions[name] = str(spec.get("description", ""))
+    return shapes, layouts, descriptions
+
+
+def _identity(
+    problem: Any,
+    n_samples: int,
+    seed: int,
+    batch_size: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    shapes: Mapping[str, tuple[int, ...]],
+    layouts: Mapping[str, str],
+    extra: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Root attributes shared by every batch and shard of one dataset: everything needed to regenerate it."""
+    from specops import __version__
+
+    meta = dict(problem.metadata())
+    outputs = tuple(problem.output_fields)
+    kind = "trajectory" if "time" in layouts[outputs[0]] else "operator"
+    space = shapes[outputs[0]][2 if kind == "trajectory" else 1 :]
+    ident = {
+        "source": "generate",
+        "pde": str(problem.name),
+        "parameters": meta,
+        "solver": meta.get("solver"),
+        "stepper": meta.get("stepper"),
+        "dt": meta.get("dt"),
+        "domain": meta.get("domain"),
+        "resolution": meta.get("resolution", list(space)),
+        "boundary": meta.get("boundary"),
+        "kind": kind,
+        "input_fields": list(problem.input_fields),
+        "output_fields": list(outputs),
+        "seed": int(seed),
+        "n_total": int(n_samples),
+        "batch_size": int(batch_size),
+        "dtype": str(dtype).removeprefix("torch."),
+        "device": device.type,
+        "torch_version": torch.__version__,
+        "specops_version": __version__,
+        "field_shapes": {k: list(v) for k, v in shapes.items()},
+    }
+    ident.update(extra or {})
+    # Round-trip through the file encoding so it compares equal to what a file read back holds.
+    return decode_attrs(encode_attrs(ident))
+
+
+def _partial_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
+def _same_generation(attrs: Mapping[str, Any], ident: Mapping[str, Any]) -> list[str]:
+    return sorted(k for k in ident if attrs.get(k) != ident[k])
+
+
+def _check_batch(
+    problem: Any, data: Mapping[str, torch.Tensor], seeds: Sequence[int], shapes, start: int, partial: Path
+):
+    arrays = {}
+    for name, shape in shapes.items():
+        if name not in data:
+            raise ValueError(
+                f"problem {problem.name!r}.generate returned no field {name!r} (got {sorted(data)}); "
+                f"fields() and generate() disagree: fix the problem class"
+            )
+        value = data[name]
+        if tuple(value.shape) != (len(seeds), *shape):
+            raise ValueError(
+                f"problem {problem.name!r} field {name!r}: generate returned shape {tuple(value.shape)} for "
+                f"{len(seeds)} seeds, fields() promises {(len(seeds), *shape)}"
+            )
+        bad = torch.nonzero(~torch.isfinite(value.reshape(len(seeds), -1)).all(dim=1)).flatten().tolist()
+        if bad:
+            which = ", ".join(f"{start + i} (seed {seeds[i]})" for i in bad[:5])
+            raise ValueError(
+                f"problem {problem.name!r} produced NaN or inf in field {name!r} for sample(s) {which}: the "
+                f"solver diverged; use a smaller time step or other parameters (--set key=value), or float64. "
+                f"Finished batches are kept in {partial}"
+            )
+        arrays[name] = value.detach().cpu().numpy()
+    return arrays
+
+
+def generate_dataset(
+    problem: Any,
+    n_samples: int,
+    out: str | os.PathLike,
+    *,
+    seed: int = 0,
+    batch_size: int = 32,
+    shard: str | Sequence[int] | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = True,
+    compression: str | None = None,
+    attrs: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Generate ``n_samples`` samples of ``problem`` into the dataset file ``out`` (resumable).
+
+    Parameters
+    ----------
+    problem : Problem
+        Any object with the Problem protocol (``name``, ``input_fields``, ``output_fields``,
+        ``generate(seeds, device=, dtype=)``, ``fields()``, ``coords()``, ``metadata()``).
+    n_samples : int
+        Samples in the whole dataset (all shards together).
+    out : path
+        The dataset file (for a shard: this shard's file). Finished batches wait in ``out + ".partial/"``.
+    seed : int
+        Base seed: sample ``i`` uses seed ``seed + i``.
+    batch_size : int
+        Samples per call to ``problem.generate``; also the unit of resumption and sharding.
+    shard : "K/N" or (K, N), optional
+        Generate only the K-th of N disjoint parts (whole batches); join them with :func:`merge_shards`.
+    device, dtype
+        Where and in which precision the solver runs; stored data has ``dtype``.
+    compression : {None, "gzip", "lzf"}
+    attrs : mapping, optional
+        Extra root attributes (the CLI stores the command that regenerates the file).
+    overwrite : bool
+        Replace an existing ``out`` that was made by a different call (otherwise an error).
+
+    Returns
+    -------
+    Path of the finished file. If ``out`` already holds this very dataset, nothing is recomputed.
+    """
+    from tqdm.auto import tqdm
+
+    if int(n_samples) < 1 or int(batch_size) < 1:
+        raise ValueError(f"n_samples={n_samples} and batch_size={batch_size} must be at least 1")
+    if int(seed) < 0:
+        raise ValueError(f"seed={seed} must be non-negative (sample i uses seed + i)")
+    n_samples, batch_size, seed = int(n_samples), int(batch_size), int(seed)
+    shard = parse_shard(shard)
+    start, stop = shard_range(n_samples, batch_size, shard)
+    out = Path(out)
+    device = torch.device(device if device is not None else "cpu")
+    shapes, layouts, descriptions = _field_specs(problem)
+    for name in (*problem.input_fields, *problem.output_fields):
+        if name not in shapes:
+            raise ValueError(
+                f"problem {problem.name!r} names field {name!r} as input/output but fields() lacks it"
+            )
+    ident = _identity(problem, n_samples, seed, batch_size, device, dtype, shapes, layouts, attrs)
+    ident["shard"] = f"{shard[0]}/{shard[1]}" if shard else "none"
+    coords = {k: (v.detach().cpu().numpy() if torch.is_tensor(v) else v) for k, v in problem.coords().items()}
+
+    if out.exists() and not overwrite:
+        try:
+            info = read_info(out)
+        except (DataFormatError, OSError) as exc:
+            raise FileExistsError(
+                f"{out} exists and is not a readable dataset ({exc}); pass --overwrite or another --out"
+            ) from exc
+        differ = _same_generation(info.attrs, ident)
+        same_range = (info.attrs.get("sample_start"), info.attrs.get("sample_stop")) == (start, stop)
+        if not differ and same_range:
+            return out
+        raise FileExistsError(
+            f"{out} already holds a different dataset (differs in {', '.join(differ) or 'sample range'}); "
+            f"choose another --out or pass --overwrite to replace it"
+        )
+
+    partial = _partial_dir(out)
+    partial.mkdir(parents=True, exist_ok=True)
+    done = _finished_batches(partial, ident)
+    batches = [(b, min(b + batch_size, stop)) for b in range(start, stop, batch_size)]
+    todo = [b for b in batches if b not in done]
+    bar = tqdm(
+        total=stop - start,
+        initial=sum(hi - lo for lo, hi in batches if (lo, hi) in done),
+        unit="sample",
+        desc=f"generate {problem.name}",
+        disable=not progress,
+        file=sys.stderr,
+    )
+    with bar:
+        for lo, hi in todo:
+            seeds = [seed + i for i in range(lo, hi)]
+            with torch.no_grad():
+                data = problem.generate(seeds, device=device, dtype=dtype)
+            arrays = _check_batch(problem, data, seeds, shapes, lo, partial)
+            write_dataset(
+                _part_path(partial, lo, hi),
+                {
+                    name: ArraySource(arrays[name], label=f"problem {problem.name!r} field {name!r}")
+                    for name in shapes
+                },
+                layouts=layouts,
+                descriptions=descriptions,
+                attrs={**ident, "sample_start": lo, "sample_stop": hi},
+                coords=coords,
+                seeds=seeds,
+            )
+            bar.update(hi - lo)
+    parts = [_part_path(partial, lo, hi) for lo, hi in batches]
+    with tqdm(
+        total=stop - start, unit="sample", desc="assemble", disable=not progress, file=sys.stderr
+    ) as bar:
+        concatenate(out, parts, compression=compression, progress=bar.update)
+    shutil.rmtree(partial)
+    return out
+
+
+def _part_path(partial: Path, lo: int, hi: int) -> Path:
+    return partial / f"samples_{lo:010d}_{hi:010d}.h5"
+
+
+def _finished_batches(partial: Path, ident: Mapping[str, Any]) -> set[tuple[int, int]]:
+    """Sample ranges already written in ``partial`` by the same generation; other leftovers are errors."""
+    done = set()
+    for path in sorted(partial.glob("samples_*.h5")):
+        try:
+            info = read_info(path)
+        except (DataFormatError, OSError):
+            # An unreadable batch file (e.g. a disk error after the rename): recompute that batch.
+            path.unlink()
+            continue
+        differ = _same_generation(info.attrs, ident)
+        if differ:
+            details = "; ".join(f"{k}: {info.attrs.get(k)!r} then, {ident[k]!r} now" for k in differ[:4])
+            raise ValueError(
+                f"{partial} holds batches of a different generation ({details}); rerun with the same "
+                f"arguments as before to resume it, or delete {partial} to start over"
+            )
+        done.add((int(info.attrs["sample_start"]), int(info.attrs["sample_stop"])))
+    return done
+
+
+def merge_shards(
+    out: str | os.PathLike,
+    shards: Sequence[str | os.PathLike],
+    *,
+    compression: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Join shard files of one generation into one dataset, identical in data to an unsharded run.
+
+    Shards may be given in any order; together they must cover every sample exactly once.
+    """
+    from tqdm.auto import tqdm
+
+    infos = sorted((read_info(p) for p in shards), key=lambda i: int(i.attrs.get("sample_start", 0)))
+    check_tiling(infos)
+    total = int(infos[0].attrs.get("n_total", 0))
+    start, stop = int(infos[0].attrs["sample_start"]), int(infos[-1].attrs["sample_stop"])
+    covered = stop - start
+    if (start, stop) != (0, total):
+        raise ValueError(
+            f"the shards hold samples {start}..{stop - 1}, {covered} of {total}; generate the missing shards "
+            f"(same command, other --shard K/N) and pass all of them"
+        )
+    with tqdm(total=covered, unit="sample", desc="merge", disable=not progress, file=sys.stderr) as bar:
+        return concatenate(
+            out,
+            [i.path for i in infos],
+            attrs={"shard": "none", "merged_from": [i.path.name for i in infos]},
+            compression=compression,
+            progress=bar.update,
+        )

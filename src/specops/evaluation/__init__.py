@@ -1,0 +1,25 @@
+"""Evaluation: rollouts, metrics at several resolutions, speed against the solver, plots and a report."""
+
+from specops.evaluation.evaluate import (
+    evaluate_operator,
+    evaluate_rollout,
+    model_time_per_sample,
+    predict,
+    resolution_key,
+    run_evaluation,
+)
+from specops.evaluation.report import save_results, write_report
+from specops.evaluation.rollout import autoregressive_step, rollout
+
+__all__ = [
+    "autoregressive_step",
+    "evaluate_operator",
+    "evaluate_rollout",
+    "model_time_per_sample",
+    "predict",
+    "resolution_key",
+    "rollout",
+    "run_evaluation",
+    "save_results",
+    "write_report",
+]

@@ -1,0 +1,326 @@
+"""The main job, end to end: a data file and a configuration in, a trained and evaluated run directory out.
+
+``specops train`` and ``specops evaluate`` are thin wrappers around :func:`train` and :func:`evaluate`. A
+run directory holds ``config.yaml`` (the resolved configuration), ``metrics.jsonl`` (the training log),
+``checkpoints/{last,best}.pt`` (each rebuilds the model with ``specops.load`` and resumes training),
+``results.json``, ``figures/*.png`` and ``report.md``.
+
+Splits are by sample and deterministic: the test split is the last ``data.n_test`` samples of the file
+(10% by default), validation the ``data.n_val`` before them, training the first ``data.n_train`` (default:
+all the rest). Normalizers are fitted on the training split only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from specops.config import Config, ConfigError, adapt_to_data, config_from_dict, dump_config
+from specops.data.datasets import OperatorDataset, TrajectoryDataset
+from specops.data.io import read_info
+from specops.data.normalization import Normalizer, fit_normalizers, make_normalizer
+from specops.evaluation.evaluate import run_evaluation
+from specops.models.base import OperatorModel
+from specops.registry import MODELS
+from specops.training.checkpoint import config_from_checkpoint, normalizers_from_checkpoint
+from specops.training.trainer import Trainer
+
+Dataset = OperatorDataset | TrajectoryDataset
+
+
+@dataclass
+class RunData:
+    """The splits of one data file, raw (unnormalised), and the normalizers fitted on ``train``."""
+
+    kind: str
+    train: Dataset
+    val: Dataset | None
+    test: Dataset | None
+    x_normalizer: Normalizer
+    y_normalizer: Normalizer
+    indices: dict[str, list[int]]
+
+
+def split_counts(cfg: Config, n_samples: int) -> tuple[int, int, int]:
+    """``(n_train, n_val, n_test)`` for a file of ``n_samples`` samples under ``cfg.data``."""
+    n_test = (
+        cfg.data.n_test if cfg.data.n_test is not None else (max(1, n_samples // 10) if n_samples > 1 else 0)
+    )
+    n_val = cfg.data.n_val
+    n_train = cfg.data.n_train if cfg.data.n_train is not None else n_samples - n_val - n_test
+    if min(n_train, n_val, n_test) < 0 or n_train < 1 or n_train + n_val + n_test > n_samples:
+        raise ConfigError(
+            f"data split n_train={n_train}, n_val={n_val}, n_test={n_test} does not fit the {n_samples} samples "
+            f"of {cfg.data.path}; lower data.n_train / data.n_val / data.n_test"
+        )
+    return n_train, n_val, n_test
+
+
+def _dataset_kwargs(cfg: Config, kind: str) -> dict[str, Any]:
+    if kind == "operator":
+        if cfg.train.mode != "operator":
+            raise ConfigError(
+                f"train.mode={cfg.train.mode!r} needs trajectory data, but {cfg.data.path} holds operator pairs; "
+                f"use train.mode=operator"
+            )
+        return {}
+    if cfg.train.mode == "operator":
+        raise ConfigError(
+            f"{cfg.data.path} holds trajectories: train them with train.mode=autoregressive (k states -> next "
+            f"m states) or train.mode=unrolled (pushforward); operator mode needs input/output pairs"
+        )
+    horizon = cfg.train.horizon * (cfg.train.unroll_steps if cfg.train.mode == "unrolled" else 1)
+    return {"history": cfg.train.history, "horizon": horizon}
+
+
+def _open(path: str | os.PathLike, kind: str, indices, kwargs: dict[str, Any]) -> Dataset:
+    cls = OperatorDataset if kind == "operator" else TrajectoryDataset
+    return cls(path, indices=indices, **kwargs)
+
+
+def load_run_data(cfg: Config) -> RunData:
+    """Split ``cfg.data.path`` and fit normalizers on the training split."""
+    if not cfg.data.path:
+        raise ConfigError(
+            "data.path is not set: pass --data FILE (a specops dataset, see `specops generate`)"
+        )
+    info = read_info(cfg.data.path)
+    kind = str(info.attrs.get("kind"))
+    n = int(info.attrs["n_samples"])
+    n_train, n_val, n_test = split_counts(cfg, n)
+    indices = {
+        "train": list(range(n_train)),
+        "val": list(range(n - n_test - n_val, n - n_test)),
+        "test": list(range(n - n_test, n)),
+    }
+    kwargs = _dataset_kwargs(cfg, kind)
+    train = _open(cfg.data.path, kind, indices["train"], kwargs)
+    val = _open(cfg.data.path, kind, indices["val"], kwargs) if n_val else None
+    test = _open(cfg.data.path, kind, indices["test"], kwargs) if n_test else None
+    norm = "gaussian" if cfg.data.normalize else "none"
+    if norm == "none":
+        x_norm = make_normalizer("none", train.in_channels, train.ndim)
+        y_norm = make_normalizer("none", train.out_channels, train.ndim)
+    else:
+        x_norm, y_norm = fit_normalizers(train, norm)
+    return RunData(kind, train, val, test, x_norm, y_norm, indices)
+
+
+def model_channels(cfg: Config, data: Dataset) -> tuple[int, int]:
+    """Model input/output channels: the fields' channels, times ``history``/``horizon`` for trajectories."""
+    if data.kind == "operator":
+        return data.in_channels, data.out_channels
+    return cfg.train.history * data.in_channels, cfg.train.horizon * data.out_channels
+
+
+def build_model(cfg: Config, data: Dataset) -> tuple[Config, OperatorModel, list[str]]:
+    """Adapt ``cfg`` to the data (channels, modes that fit the grid) and build its model.
+
+    A mode count given for another dimension with one value for every axis (the default ``[12, 12]`` on 1D
+    data, say) is repeated for the data's axes.
+    """
+    c_in, c_out = model_channels(cfg, data)
+    pre = []
+    modes = cfg.model.args.get("n_modes")
+    ndim = len(data.spatial_shape)
+    if isinstance(modes, list) and len(modes) != ndim and len(set(modes)) == 1:
+        pre.append(f"n_modes: {modes} -> {[modes[0]] * ndim} (the data have {ndim} spatial axes)")
+        args = {**cfg.model.args, "n_modes": [modes[0]] * ndim}
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
+    cfg, notes = adapt_to_data(cfg, in_channels=c_in, out_channels=c_out, shape=data.spatial_shape)
+    return cfg, MODELS.create(cfg.model.name, **cfg.model.args), pre + notes
+
+
+def train(
+    cfg: Config,
+    *,
+    resume: bool | str | os.PathLike = False,
+    evaluate_after: bool = True,
+    solver_time: Callable[[tuple[int, ...]], float] | float | None = None,
+    dist=None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train the configured model on ``cfg.data.path``, then evaluate it on the held-out test split and on
+    ``cfg.data.test_paths`` (e.g. the same problem at other resolutions).
+
+    ``resume=True`` continues from ``run_dir/checkpoints/last.pt`` (a path names another checkpoint).
+    Returns ``{"run_dir", "fit": trainer summary, "evaluation": results or None, "notes"}``.
+    """
+    data = load_run_data(cfg)
+    cfg, model, notes = build_model(cfg, data.train)
+    n_train, n_val, n_test = (len(data.indices[k]) for k in ("train", "val", "test"))
+    cfg = dataclasses.replace(
+        cfg, data=dataclasses.replace(cfg.data, n_train=n_train, n_val=n_val, n_test=n_test)
+    )
+    for note in notes:
+        log(f"note: {note}")
+    log(
+        f"training {cfg.model.name} ({model.n_parameters:,} parameters) on {n_train} samples of {cfg.data.path} "
+        f"({data.kind}, grid {tuple(data.train.spatial_shape)}); run directory {cfg.run_dir}"
+    )
+    trainer = Trainer.from_config(
+        model, cfg, x_normalizer=data.x_normalizer, y_normalizer=data.y_normalizer, dist=dist
+    )
+    checkpoint = None
+    if resume:
+        checkpoint = Path(cfg.run_dir) / "checkpoints" / "last.pt" if resume is True else Path(resume)
+        if not checkpoint.is_file():
+            raise FileNotFoundError(f"cannot resume: checkpoint {checkpoint} does not exist")
+    start = time.perf_counter()
+    fit = trainer.fit(data.train, data.val, resume=checkpoint, num_workers=cfg.data.num_workers)
+    fit["train_seconds"] = time.perf_counter() - start
+    evaluation = None
+    if evaluate_after and (dist is None or dist.is_main) and (data.test is not None or cfg.data.test_paths):
+        evaluation = evaluate(cfg.run_dir, solver_time=solver_time, log=log)
+    return {"run_dir": cfg.run_dir, "fit": fit, "evaluation": evaluation, "notes": notes}
+
+
+def _checkpoint_path(run_dir: Path, checkpoint: str | os.PathLike | None) -> Path:
+    if checkpoint is not None and Path(checkpoint).is_file():
+        return Path(checkpoint)
+    names = [checkpoint] if checkpoint else ["best", "last"]
+    for name in names:
+        path = run_dir / "checkpoints" / f"{name}.pt"
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"{run_dir} has no checkpoint {'/'.join(str(n) for n in names)}.pt under checkpoints/; is it a run directory "
+        f"written by `specops train`?"
+    )
+
+
+def load_run(run_dir: str | os.PathLike, checkpoint: str | None = None):
+    """``(model, config, x_normalizer, y_normalizer)`` of a trained run (best checkpoint by default)."""
+    import specops
+
+    run_dir = Path(run_dir)
+    path = _checkpoint_path(run_dir, checkpoint)
+    model = specops.load(path)
+    cfg = config_from_dict(config_from_checkpoint(path))
+    x_norm, y_norm = normalizers_from_checkpoint(path)
+    return model, cfg, x_norm, y_norm
+
+
+def _test_sets(cfg: Config, paths: Sequence[str | os.PathLike], kind: str) -> list[Dataset]:
+    """Test datasets: the held-out split when a path is the training file, every sample otherwise."""
+    out = []
+    for path in paths:
+        info = read_info(path)
+        if str(info.attrs.get("kind")) != kind:
+            raise ConfigError(
+                f"{path} holds {info.attrs.get('kind')} data but the run was trained on {kind} data"
+            )
+        n = int(info.attrs["n_samples"])
+        same = cfg.data.path is not None and Path(path).resolve() == Path(cfg.data.path).resolve()
+        indices = list(range(n - (cfg.data.n_test or 0), n)) if same else None
+        if same and not indices:
+            continue
+        if kind == "trajectory":
+            out.append(TrajectoryDataset(path, indices=indices, history=1, horizon=1))
+        else:
+            out.append(OperatorDataset(path, indices=indices))
+    return out
+
+
+def _trajectories(ds: TrajectoryDataset) -> tuple[torch.Tensor, np.ndarray | None]:
+    """Whole test trajectories ``(B, T, C, *space)`` (raw units) and their times."""
+    frames = []
+    for sample in ds.indices:
+        frames.append(torch.cat([ds._read(name, int(sample)) for name in ds.fields_x], dim=1))
+    return torch.stack(frames), ds.info.coords.get("t")
+
+
+def evaluate(
+    run_dir: str | os.PathLike,
+    data_paths: Sequence[str | os.PathLike] = (),
+    *,
+    checkpoint: str | None = None,
+    json_out: str | os.PathLike | None = None,
+    solver_time: Callable[[tuple[int, ...]], float] | float | None = None,
+    plots: bool | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Evaluate a trained run: errors per field and resolution (zero-shot ones marked), rollouts for
+    trajectory data, inference time against the solver, figures and ``report.md`` in the run directory.
+
+    ``data_paths`` default to the run's training file (its test split) and ``data.test_paths``.
+    """
+    run_dir = Path(run_dir)
+    model, cfg, x_norm, y_norm = load_run(run_dir, checkpoint)
+    model.eval()
+    paths = list(data_paths) or [p for p in [cfg.data.path, *cfg.data.test_paths] if p]
+    if not paths:
+        raise ConfigError(f"no data to evaluate {run_dir} on: pass --data FILE")
+    kind = "operator" if cfg.train.mode == "operator" else "trajectory"
+    sets = _test_sets(cfg, paths, kind)
+    if not sets:
+        raise ConfigError(
+            "nothing to evaluate: the run's data file has no test split (data.n_test = 0); pass --data"
+        )
+    train_shape = (
+        _spatial_shape(cfg.data.path, sets[0].ndim)
+        if cfg.data.path and Path(cfg.data.path).is_file()
+        else None
+    )
+    solver_time = solver_time if solver_time is not None else solver_time_for(paths[0])
+    opts = {"plots": cfg.eval.plots if plots is None else plots, "n_plot_samples": cfg.eval.n_plot_samples}
+    if kind == "operator":
+        datasets = {tuple(ds.spatial_shape): ds for ds in sets}
+        results = run_evaluation(
+            model,
+            run_dir,
+            datasets=datasets,
+            x_normalizer=x_norm,
+            y_normalizer=y_norm,
+            field_names=sets[0].fields_y,
+            train_resolution=train_shape,
+            solver_time=solver_time,
+            periodic=_periodic(paths[0]),
+            timing_repeats=cfg.eval.timing_repeats,
+            **opts,
+        )
+    else:
+        trajectories, times = _trajectories(sets[0])
+        results = run_evaluation(
+            model,
+            run_dir,
+            trajectories=trajectories,
+            history=cfg.train.history,
+            times=times,
+            x_normalizer=x_norm,
+            y_normalizer=y_norm,
+            field_names=sets[0].fields_x,
+            **opts,
+        )
+    if json_out is not None:
+        from specops.evaluation.report import save_results
+
+        save_results(results, json_out)
+    log(f"report: {run_dir / 'report.md'}")
+    return results
+
+
+def _spatial_shape(path, ndim: int) -> tuple[int, ...]:
+    """Grid of the first field of a dataset file (its last ``ndim`` axes)."""
+    info = read_info(path)
+    return tuple(next(iter(info.fields.values())).shape[-ndim:])
+
+
+def _periodic(path) -> bool:
+    return str(read_info(path).attrs.get("boundary", "periodic")) == "periodic"
+
+
+def solver_time_for(path: str | os.PathLike) -> Callable[[tuple[int, ...]], float] | None:
+    """Seconds the specops solver needs per sample of ``path`` (None if the file did not come from one)."""
+    return None
+
+
+__all__ = ["RunData", "dump_config", "evaluate", "load_run", "load_run_data", "split_counts", "train"]

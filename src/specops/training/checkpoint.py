@@ -1,0 +1,158 @@
+"""Training checkpoints: a ``specops.save`` model file plus everything needed to continue the run exactly.
+
+Layout (``torch.load(path, weights_only=True)`` reads it; ``specops.load(path)`` rebuilds the model)::
+
+    format, format_version, specops_version     as every specops model file
+    model          {"name", "kwargs"}           registry name and constructor arguments
+    state_dict                                  the weights to use (the EMA average when EMA is on)
+    spectral_modes
+    extra
+      config       the resolved run configuration (nested dicts)
+      normalizers  {"x": state or None, "y": state or None}
+      training     step, epoch, position, optimizer, scheduler, scaler, ema, raw_model (trained weights
+                   when EMA is on), rng (torch, cuda, numpy, python), sampler, best, bad_evals, history
+
+Files are written atomically (``specops.atomic.atomic_path``): a crash leaves the previous checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from specops.atomic import atomic_path
+from specops.models.base import OperatorModel
+from specops.models.serialization import read_checkpoint, save
+
+LAST = "last.pt"
+BEST = "best.pt"
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """The state of every random number generator a training step may draw from, as tensors and lists."""
+    np_state = np.random.get_state()  # noqa: NPY002  (user code may draw from the legacy global RNG)
+    py_state = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "kind": str(np_state[0]),
+            "keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "gauss": float(np_state[4]),
+        },
+        "python": {"version": py_state[0], "state": list(py_state[1]), "gauss": py_state[2]},
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Put every generator back where ``capture_rng_state`` found it."""
+    torch.set_rng_state(state["torch"].cpu())
+    npst = state["numpy"]
+    np.random.set_state(  # noqa: NPY002
+        (npst["kind"], npst["keys"].numpy().astype(np.uint32), npst["pos"], npst["has_gauss"], npst["gauss"])
+    )
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["state"]), py["gauss"]))
+    cuda = state.get("cuda") or []
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+
+
+def _state(module: Any) -> Any:
+    return module.state_dict() if module is not None and hasattr(module, "state_dict") else None
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: OperatorModel,
+    *,
+    training: dict[str, Any],
+    x_normalizer: nn.Module | None = None,
+    y_normalizer: nn.Module | None = None,
+    config: dict[str, Any] | None = None,
+    inference_state: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Write a training checkpoint atomically.
+
+    Parameters
+    ----------
+    model : OperatorModel
+        The model being trained (not its DDP or compiled wrapper).
+    training : dict
+        Loop state (see module docstring); tensors, numbers, strings, lists and dicts only.
+    x_normalizer, y_normalizer : module with ``state_dict()``, optional
+    config : dict, optional
+        The resolved configuration (``specops.config.config_to_dict``).
+    inference_state : dict, optional
+        Weights to store as the model's ``state_dict`` instead of the current ones (the EMA average); the
+        current ones are then kept in ``training["raw_model"]`` for resuming.
+    """
+    training = dict(training)
+    if inference_state is not None:
+        # clone: on the CPU .cpu() shares storage, and the weights are overwritten with the average below
+        training["raw_model"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    extra = {
+        "config": config or {},
+        "normalizers": {"x": _state(x_normalizer), "y": _state(y_normalizer)},
+        "training": training,
+    }
+    if inference_state is None:
+        return save(model, path, extra=extra)
+    current = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(inference_state)
+    try:
+        return save(model, path, extra=extra)
+    finally:
+        model.load_state_dict(current)
+
+
+def copy_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Copy a checkpoint atomically (``last.pt`` -> ``best.pt``)."""
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+    return Path(dst)
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint written by ``save_checkpoint`` (``weights_only``); check it has training state."""
+    payload = read_checkpoint(path)
+    extra = payload.get("extra") or {}
+    if "training" not in extra:
+        raise ValueError(
+            f"{path} is a specops model file without training state (saved with specops.save, not by the "
+            f"trainer); it can be loaded with specops.load but not resumed"
+        )
+    return payload
+
+
+def normalizers_from_checkpoint(
+    path_or_payload: str | os.PathLike | dict[str, Any],
+    factory: Callable[[Any], nn.Module] | None = None,
+) -> tuple[nn.Module | None, nn.Module | None]:
+    """Rebuild the input and output normalizers saved in a checkpoint (None where there was none).
+
+    ``factory`` turns a saved state into a normalizer; the default is
+    ``specops.data.normalization.normalizer_from_state``.
+    """
+    payload = path_or_payload if isinstance(path_or_payload, dict) else read_checkpoint(path_or_payload)
+    states = (payload.get("extra") or {}).get("normalizers") or {}
+    if factory is None and any(states.get(k) is not None for k in ("x", "y")):
+        from specops.data.normalization import normalizer_from_state as factory
+    return tuple(None if states.get(k) is None else factory(states[k]) for k in ("x", "y"))  # type: ignore[return-value]
+
+
+def config_from_checkpoint(path_or_payload: str | os.PathLike | dict[str, Any]) -> dict[str, Any]:
+    """The resolved run configuration stored in a checkpoint (a nested dict)."""
+    payload = path_or_payload if isinstance(path_or_payload, dict) else read_checkpoint(path_or_payload)
+    return dict((payload.get("extra") or {}).get("config") or {})

@@ -1,0 +1,131 @@
+"""Data-parallel training over several processes (``torchrun``); the only module that touches
+``torch.distributed``.
+
+Launch with ``torchrun --nproc_per_node=N -m specops train ...``: every process builds the same model,
+``init_distributed`` joins the process group from the environment torchrun sets (``RANK``, ``WORLD_SIZE``,
+``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``), the model is wrapped in ``DistributedDataParallel``
+(gradients are averaged over processes after each backward pass), and each process reads its own
+shard of every epoch. The batch size is per process: N processes with batch ``B`` take the same steps
+as one process with batch ``N * B``. Logs and checkpoints are written by rank 0 only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    """Where this process stands: its rank among ``world_size`` processes and its local device index."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that logs and writes checkpoints."""
+        return self.rank == 0
+
+
+def init_distributed(backend: str | None = None) -> DistributedContext:
+    """Join the process group described by torchrun's environment; a single process when there is none.
+
+    ``backend`` defaults to ``nccl`` when CUDA is available and ``gloo`` otherwise. With CUDA, each
+    process uses the GPU ``LOCAL_RANK``.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return DistributedContext()
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        if backend is None:
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
+    return DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank)
+
+
+def shutdown(ctx: DistributedContext) -> None:
+    """Leave the process group (call once at the end of a distributed run)."""
+    if ctx.enabled and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def device_for(ctx: DistributedContext, requested: str = "auto") -> torch.device:
+    """``requested`` (``auto``, ``cpu``, ``cuda``, ``cuda:1`` ...); ``auto``/``cuda`` pick this rank's GPU."""
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("train.device='cuda' but no CUDA device is available; use train.device=cpu or auto")
+    if requested == "cuda":
+        return torch.device("cuda", ctx.local_rank if ctx.enabled else torch.cuda.current_device())
+    return torch.device(requested)
+
+
+def wrap_model(model: nn.Module, ctx: DistributedContext, device: torch.device) -> nn.Module:
+    """``DistributedDataParallel(model)`` in a multi-process run, ``model`` itself otherwise."""
+    if not ctx.enabled:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids)
+
+
+def all_reduce_sum(tensor: torch.Tensor, ctx: DistributedContext) -> torch.Tensor:
+    """Sum ``tensor`` over all processes (in place) and return it; a no-op for one process."""
+    if ctx.enabled:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def barrier(ctx: DistributedContext) -> None:
+    """Wait for every process (e.g. until rank 0 has written a checkpoint)."""
+    if ctx.enabled:
+        dist.barrier()
+
+
+class ResumableSampler(DistributedSampler):
+    """``DistributedSampler`` that can start part-way through an epoch.
+
+    The order of epoch ``e`` is a permutation drawn from ``seed + e`` (the same in every process and in
+    every run), split across processes; ``set_epoch(e, start=n)`` skips the first ``n`` indices of this
+    process's share, so a run resumed after ``n // batch_size`` batches sees exactly the batches it would
+    have seen without the interruption. With one process it is a seeded shuffle of the whole dataset.
+    """
+
+    def __init__(self, dataset: Dataset, ctx: DistributedContext, *, shuffle: bool = True, seed: int = 0):
+        super().__init__(
+            dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=shuffle, seed=seed, drop_last=False
+        )
+        self.start = 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:  # type: ignore[override]
+        super().set_epoch(epoch)
+        self.start = int(start)
+
+    def __iter__(self) -> Iterator[int]:
+        indices = list(super().__iter__())
+        return iter(indices[self.start :])
+
+    def __len__(self) -> int:
+        return max(self.num_samples - self.start, 0)
+
+
+def shard_indices(n: int, ctx: DistributedContext) -> range:
+    """This process's share ``rank, rank + N, ...`` of ``n`` items, without padding (for evaluation)."""
+    return range(ctx.rank, n, ctx.world_size)

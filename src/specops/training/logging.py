@@ -1,0 +1,149 @@
+"""Run logs: a progress bar with loss and ETA (tqdm), a JSON-lines file, TensorBoard when installed.
+
+Every record is one line of ``metrics.jsonl`` in the run directory, ``{"step": ..., "epoch": ...,
+"time": seconds since start, <name>: <value>, ...}``: readable with ``pandas.read_json(path, lines=True)``
+or a ten-line script. Only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from specops.atomic import atomic_path
+
+LOG_NAME = "metrics.jsonl"
+
+
+def _tensorboard_writer(run_dir: Path, required: bool):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        if required:
+            raise ImportError(
+                "TensorBoard logging needs the tensorboard package: pip install 'specops[log]' "
+                "(or set train.tensorboard=false)"
+            ) from exc
+        return None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+class RunLogger:
+    """Write training records to ``run_dir`` and show progress.
+
+    Parameters
+    ----------
+    run_dir : path or None
+        Where ``metrics.jsonl`` (and ``tensorboard/``) go; None logs nowhere but the progress bar.
+    total_steps : int or None
+        Length of the run, for the progress bar's ETA.
+    enabled : bool
+        False on ranks other than 0: nothing is written or shown.
+    progress : bool
+        Show a tqdm progress bar.
+    tensorboard : bool or None
+        True requires TensorBoard, None uses it when installed, False never.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike | None,
+        *,
+        total_steps: int | None = None,
+        enabled: bool = True,
+        progress: bool = True,
+        tensorboard: bool | None = None,
+        initial_step: int = 0,
+    ) -> None:
+        self.enabled = enabled
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.start = time.perf_counter()
+        self._file = None
+        self._tb = None
+        if enabled and self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.run_dir / LOG_NAME, "a", encoding="utf-8")
+            if tensorboard is not False:
+                self._tb = _tensorboard_writer(self.run_dir, required=bool(tensorboard))
+        self.bar = tqdm(
+            total=total_steps,
+            initial=initial_step,
+            disable=not (enabled and progress),
+            dynamic_ncols=True,
+            unit="step",
+        )
+
+    def log(self, step: int, **values: Any) -> None:
+        """Append one record (``step`` plus named numbers) to the log and TensorBoard."""
+        if not self.enabled:
+            return
+        record = {"step": int(step), "time": round(time.perf_counter() - self.start, 4)}
+        record.update({k: _jsonable(v) for k, v in values.items()})
+        if self._file is not None:
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
+        if self._tb is not None:
+            for key, value in record.items():
+                if key not in ("step", "time") and isinstance(value, (int, float)):
+                    self._tb.add_scalar(key, value, int(step))
+
+    def progress(self, steps: int = 1, **postfix: float) -> None:
+        """Advance the bar by ``steps`` and show ``postfix`` (e.g. the running loss)."""
+        if self.bar.disable:
+            return
+        if steps:
+            self.bar.update(steps)
+        if postfix:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+
+    def message(self, text: str) -> None:
+        """Print a line without breaking the progress bar."""
+        if self.enabled:
+            tqdm.write(text)
+
+    def close(self) -> None:
+        self.bar.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+
+def truncate_log(run_dir: str | os.PathLike, step: int) -> None:
+    """Drop the records after ``step`` from ``metrics.jsonl`` (a resumed run rewrites them)."""
+    path = Path(run_dir) / LOG_NAME
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                kept.append(line)
+        except json.JSONDecodeError:
+            continue  # a line torn by a crash: the resumed run rewrites what follows
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+
+
+def read_log(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """All records of ``metrics.jsonl`` as dicts, in order."""
+    path = Path(run_dir) / LOG_NAME
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,118 @@
+"""End to end through the command line: generate (whole, sharded, resumed), merge, info --verify, convert.
+
+The CLI's ``generate`` builds problems with ``specops.solvers.problems.make_problem``; these tests put the
+exact heat problem behind that name so they do not depend on the solvers.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import h5py
+import numpy as np
+import pytest
+
+from specops.cli import main
+from specops.data.io import read_info
+from tests.data.problems import HeatProblem
+
+
+class _Solvers(list):
+    """Problems made through the fake ``make_problem``; ``extra`` adds constructor arguments."""
+
+    extra: dict
+
+
+@pytest.fixture
+def heat_solvers(monkeypatch):
+    made = _Solvers()
+    made.extra = {}
+
+    def make_problem(name, **overrides):
+        assert name == "heat"
+        problem = HeatProblem(**overrides, **made.extra)
+        made.append(problem)
+        return problem
+
+    monkeypatch.setitem(
+        sys.modules, "specops.solvers.problems", types.SimpleNamespace(make_problem=make_problem)
+    )
+    return made
+
+
+def test_generate_says_when_solvers_are_missing(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "specops.solvers.problems", None)
+    assert main(["generate", "heat", "--samples", "2", "--out", str(tmp_path / "d.h5")]) == 2
+    assert "solvers are not installed yet" in capsys.readouterr().err
+
+
+def test_generate_info_verify(heat_solvers, tmp_path, capsys):
+    out = tmp_path / "d.h5"
+    args = ["generate", "heat", "--samples", "5", "--resolution", "8", "--out", str(out), "--seed", "3"]
+    assert main([*args, "--set", "nu=0.05", "--set", "T=0.25", "--batch-size", "2", "--no-progress"]) == 0
+    assert heat_solvers[0].nu == 0.05 and heat_solvers[0].resolution == 8  # typed overrides reach the problem
+    attrs = read_info(out).attrs
+    assert attrs["overrides"] == {"nu": 0.05, "T": 0.25, "resolution": 8}
+    assert attrs["command"].startswith(
+        "specops generate heat --samples 5 --seed 3 --resolution 8 --set nu=0.05"
+    )
+    capsys.readouterr()
+    assert main(["info", str(out), "--verify"]) == 0
+    text = capsys.readouterr().out
+    assert "5x1x8x8" in text and "verified" in text and "pde              heat" in text
+    with h5py.File(out, "r+") as h5:
+        h5["fields"]["u"][1] *= 2
+    assert main(["info", str(out), "--verify"]) == 1
+    assert "field 'u' sample 1 does not match its checksum" in capsys.readouterr().err
+    assert main(["generate", "heat", "--samples", "2", "--out", str(out), "--set", "bad"]) == 2
+    assert "key=value" in capsys.readouterr().err
+
+
+def test_sharded_generation_merges_to_the_whole(heat_solvers, tmp_path, capsys):
+    base = ["generate", "heat", "--samples", "7", "--resolution", "8", "--batch-size", "2", "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "all.h5")]) == 0
+    for k in (1, 2):
+        assert main([*base, "--out", str(tmp_path / f"s{k}.h5"), "--shard", f"{k}/2"]) == 0
+    merged = tmp_path / "m.h5"
+    assert (
+        main(["merge", str(merged), str(tmp_path / "s2.h5"), str(tmp_path / "s1.h5"), "--no-progress"]) == 0
+    )
+    whole, joined = read_info(tmp_path / "all.h5"), read_info(merged)
+    assert {k: f.sha256 for k, f in whole.fields.items()} == {k: f.sha256 for k, f in joined.fields.items()}
+    assert main(["merge", str(tmp_path / "x.h5"), str(tmp_path / "s1.h5"), "--no-progress"]) == 2
+    assert "missing shards" in capsys.readouterr().err
+
+
+def test_interrupted_cli_generation_resumes(heat_solvers, tmp_path, capsys):
+    out = tmp_path / "d.h5"
+    args = [
+        "generate",
+        "heat",
+        "--samples",
+        "6",
+        "--resolution",
+        "8",
+        "--batch-size",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    heat_solvers.extra["fail_on_call"] = 2
+    assert main(args) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    heat_solvers.extra.clear()
+    assert main(args) == 0
+    assert heat_solvers[-1].calls == 2 and read_info(out).attrs["n_samples"] == 6
+
+
+def test_convert_command(tmp_path, capsys):
+    np.savez(tmp_path / "d.npz", a=np.ones((3, 4, 4)), u=np.zeros((3, 4, 4)))
+    args = ["convert", str(tmp_path / "d.npz"), "--from", "npz", "--out", str(tmp_path / "d.h5")]
+    assert main([*args, "--input", "a", "--output", "u", "--no-progress"]) == 0
+    assert read_info(tmp_path / "d.h5").fields["a"].shape == (3, 1, 4, 4)
+    assert main([*args, "--input", "a", "--output", "u", "--layout", "u=sample x time", "--no-progress"]) == 0
+    assert read_info(tmp_path / "d.h5").fields["u"].layout == "sample time channel x"
+    assert main([*args, "--input", "a", "--output", "nope", "--no-progress"]) == 2
+    assert "has no array 'nope'" in capsys.readouterr().err

@@ -1,0 +1,226 @@
+"""Generation: exact data, per-sample seeds, resumption after an interruption, shards that merge exactly."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from specops.data.generate import generate_dataset, merge_shards, parse_shard, shard_range
+from specops.data.io import read_info, verify_file
+from tests.data.problems import HeatProblem
+from tests.helpers import assert_close
+
+
+def _fields(path) -> dict[str, np.ndarray]:
+    with h5py.File(path, "r") as h5:
+        return {name: d[...] for name, d in h5["fields"].items()}
+
+
+def _sums(path) -> dict[str, str]:
+    return {name: f.sha256 for name, f in read_info(path).fields.items()}
+
+
+def test_generated_heat_data_solves_the_heat_equation(tmp_path):
+    problem = HeatProblem(resolution=16, nu=0.02, T=0.3)
+    out = generate_dataset(problem, 6, tmp_path / "heat.h5", seed=5, batch_size=4, progress=False)
+    data = _fields(out)
+    # Reference: the heat semigroup applied with NumPy's FFT to the stored input (a second implementation).
+    k = 2 * np.pi * np.fft.fftfreq(16, d=1 / 16)
+    k2 = k[:, None] ** 2 + k[None, :] ** 2
+    a = data["a"][:, 0].astype(np.float64)
+    u_ref = np.fft.ifft2(np.fft.fft2(a) * np.exp(-0.02 * 0.3 * k2)).real
+    assert_close(
+        torch.from_numpy(data["u"][:, 0]).double(), torch.from_numpy(u_ref), rtol=1e-5, atol=1e-6, what="u(T)"
+    )
+    assert np.abs(data["u"]).max() < np.abs(a).max()  # diffusion damps
+    info = read_info(out)
+    assert info.seeds.tolist() == list(range(5, 11))
+    assert info.attrs["pde"] == "heat" and info.attrs["kind"] == "operator"
+    assert info.attrs["input_fields"] == ["a"] and info.attrs["output_fields"] == ["u"]
+    for key in (
+        "solver",
+        "stepper",
+        "dt",
+        "domain",
+        "resolution",
+        "boundary",
+        "created",
+        "specops_version",
+        "seed",
+    ):
+        assert key in info.attrs
+    assert info.attrs["parameters"]["nu"] == 0.02
+    assert verify_file(out) == []
+    assert not (tmp_path / "heat.h5.partial").exists()
+
+
+def test_sample_depends_only_on_its_seed(tmp_path):
+    out = generate_dataset(HeatProblem(), 5, tmp_path / "d.h5", seed=100, batch_size=2, progress=False)
+    alone = HeatProblem().generate([103])
+    assert torch.equal(torch.from_numpy(_fields(out)["a"][3:4]), alone["a"])
+
+
+def test_interrupted_generation_resumes_to_the_same_file(tmp_path):
+    full = generate_dataset(HeatProblem(), 10, tmp_path / "full.h5", batch_size=3, progress=False)
+    out = tmp_path / "resumed.h5"
+    with pytest.raises(KeyboardInterrupt):
+        generate_dataset(HeatProblem(fail_on_call=3), 10, out, batch_size=3, progress=False)
+    assert not out.exists()
+    kept = sorted(p.name for p in (tmp_path / "resumed.h5.partial").glob("*.h5"))
+    assert kept == ["samples_0000000000_0000000003.h5", "samples_0000000003_0000000006.h5"]
+    # A torn temporary file from the interrupted write is ignored.
+    (tmp_path / "resumed.h5.partial" / ".samples_x.h5.tmp").write_bytes(b"torn")
+    again = HeatProblem()
+    generate_dataset(again, 10, out, batch_size=3, progress=False)
+    assert again.calls == 2  # only the two missing batches (6..8, 9)
+    assert _sums(out) == _sums(full)
+    for name, value in _fields(full).items():
+        assert np.array_equal(_fields(out)[name], value)
+    assert not (tmp_path / "resumed.h5.partial").exists()
+
+
+def test_resume_with_other_arguments_is_refused(tmp_path):
+    out = tmp_path / "d.h5"
+    with pytest.raises(KeyboardInterrupt):
+        generate_dataset(HeatProblem(fail_on_call=2), 6, out, batch_size=2, progress=False)
+    with pytest.raises(ValueError, match=r"batch_size.*delete"):
+        generate_dataset(HeatProblem(), 6, out, batch_size=3, progress=False)
+    with pytest.raises(ValueError, match="parameters"):
+        generate_dataset(HeatProblem(nu=0.5), 6, out, batch_size=2, progress=False)
+    with pytest.raises(ValueError, match="shard: 'none' then, '2/3' now"):
+        generate_dataset(HeatProblem(), 6, out, batch_size=2, shard="2/3", progress=False)
+    assert len(list((tmp_path / "d.h5.partial").glob("*.h5"))) == 1  # the finished batch is still there
+
+
+def test_rerunning_a_finished_generation_keeps_the_file(tmp_path):
+    out = generate_dataset(HeatProblem(), 4, tmp_path / "d.h5", batch_size=2, progress=False)
+    before = out.stat().st_mtime_ns
+    again = HeatProblem()
+    generate_dataset(again, 4, out, batch_size=2, progress=False)
+    assert again.calls == 0 and out.stat().st_mtime_ns == before
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        generate_dataset(HeatProblem(), 4, out, seed=1, batch_size=2, progress=False)
+    generate_dataset(HeatProblem(), 4, out, seed=1, batch_size=2, progress=False, overwrite=True)
+    assert read_info(out).attrs["seed"] == 1
+
+
+def test_nan_in_a_batch_names_the_seed_and_keeps_finished_batches(tmp_path):
+    out = tmp_path / "d.h5"
+    with pytest.raises(ValueError, match=r"sample\(s\) 5 \(seed 5\).*kept"):
+        generate_dataset(HeatProblem(nan_on_call=2), 8, out, batch_size=3, progress=False)
+    assert [p.name for p in (tmp_path / "d.h5.partial").glob("*.h5")] == ["samples_0000000000_0000000003.h5"]
+
+
+@pytest.mark.parametrize(("n", "batch", "shards"), [(10, 3, 2), (10, 3, 4), (7, 1, 3), (5, 5, 1)])
+def test_shards_cover_whole_batches_once(n, batch, shards):
+    ranges = [shard_range(n, batch, (k, shards)) for k in range(1, shards + 1)]
+    assert ranges[0][0] == 0 and ranges[-1][1] == n
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    assert all(lo % batch == 0 for lo, _ in ranges)
+
+
+def test_shard_arguments_are_checked():
+    assert parse_shard("2/4") == (2, 4)
+    for bad in ("0/4", "5/4", "2", "a/b"):
+        with pytest.raises(ValueError, match=r"K/N|between 1 and N"):
+            parse_shard(bad)
+    with pytest.raises(ValueError, match="smaller --batch-size"):
+        shard_range(4, 2, (1, 3))
+
+
+def test_merged_shards_equal_an_unsharded_run(tmp_path):
+    full = generate_dataset(
+        HeatProblem(n_times=4), 9, tmp_path / "full.h5", seed=3, batch_size=2, progress=False
+    )
+    shards = [
+        generate_dataset(
+            HeatProblem(n_times=4),
+            9,
+            tmp_path / f"s{k}.h5",
+            seed=3,
+            batch_size=2,
+            shard=f"{k}/3",
+            progress=False,
+        )
+        for k in (1, 2, 3)
+    ]
+    merged = merge_shards(tmp_path / "merged.h5", shards[::-1], progress=False)
+    assert _sums(merged) == _sums(full)
+    assert np.array_equal(_fields(merged)["u"], _fields(full)["u"])
+    assert np.array_equal(read_info(merged).seeds, read_info(full).seeds)
+    assert verify_file(merged) == []
+    with pytest.raises(ValueError, match=r"6 of 9.*missing shards"):
+        merge_shards(tmp_path / "bad.h5", shards[:2], progress=False)
+    with pytest.raises(ValueError, match="overlap"):
+        merge_shards(tmp_path / "bad.h5", [shards[0], shards[0], shards[2]], progress=False)
+    other = generate_dataset(
+        HeatProblem(n_times=4), 9, tmp_path / "o.h5", seed=4, batch_size=2, shard="2/3", progress=False
+    )
+    with pytest.raises(ValueError, match="seed"):
+        merge_shards(tmp_path / "bad.h5", [shards[0], other, shards[2]], progress=False)
+    assert not (tmp_path / "bad.h5").exists()
+
+
+def test_problem_that_breaks_its_promises_is_reported(tmp_path):
+    class Liar(HeatProblem):
+        def generate(self, seeds, *, device=None, dtype=torch.float32):
+            return {"a": super().generate(seeds)["a"]}
+
+    with pytest.raises(ValueError, match="no field 'u'"):
+        generate_dataset(Liar(), 2, tmp_path / "d.h5", progress=False)
+
+
+_KILLED_RUN = """
+import sys, time
+from specops.data.generate import generate_dataset
+from tests.data.problems import HeatProblem
+
+class Slow(HeatProblem):
+    def generate(self, seeds, **kw):
+        if self.calls == 2:
+            time.sleep(60)  # killed here, after two batches were written
+        return super().generate(seeds, **kw)
+
+generate_dataset(Slow(), 8, sys.argv[1], batch_size=2, progress=False)
+"""
+
+
+def test_generation_killed_without_warning_resumes(tmp_path):
+    out = tmp_path / "d.h5"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_RUN, str(out)], cwd=Path(__file__).parents[2])
+    partial = tmp_path / "d.h5.partial"
+    deadline = time.monotonic() + 60
+    while len(list(partial.glob("samples_*.h5"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: no cleanup runs
+    proc.wait()
+    assert len(list(partial.glob("samples_*.h5"))) == 2
+    again = HeatProblem()
+    generate_dataset(again, 8, out, batch_size=2, progress=False)
+    assert again.calls == 2
+    full = generate_dataset(HeatProblem(), 8, tmp_path / "full.h5", batch_size=2, progress=False)
+    assert _sums(out) == _sums(full)
+
+
+@pytest.mark.gpu
+def test_generation_on_cuda_matches_cpu(tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    gpu = generate_dataset(HeatProblem(), 4, tmp_path / "g.h5", device="cuda", progress=False)
+    cpu = generate_dataset(HeatProblem(), 4, tmp_path / "c.h5", progress=False)
+    assert read_info(gpu).attrs["device"] == "cuda" and verify_file(gpu) == []
+    assert_close(
+        torch.from_numpy(_fields(gpu)["u"]),
+        torch.from_numpy(_fields(cpu)["u"]),
+        rtol=1e-5,
+        atol=1e-6,
+        what="u",
+    )

@@ -1,0 +1,136 @@
+"""Evaluation results against exact references: exact and known-error models, a travelling wave."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from specops import metrics
+from specops.evaluation import evaluate_operator, evaluate_rollout, run_evaluation
+from specops.spectral.grid import meshgrid
+from tests.evaluation.conftest import HeatModel
+from tests.helpers import assert_close
+from tests.training.conftest import PairDataset, Standardize, heat, smooth_fields
+
+
+def _sets():
+    fine = smooth_fields(6, (32, 32), seed=4, channels=2).double()
+    coarse = fine[..., ::2, ::2]
+    return {16: PairDataset(coarse, heat(coarse)), 32: (fine, heat(fine))}
+
+
+def test_exact_and_scaled_models_give_exact_errors():
+    sets = _sets()
+    exact = evaluate_operator(HeatModel(), sets, field_names=["a", "b"], train_resolution=(16, 16))
+    assert exact["resolutions"] == ["16x16", "32x32"] and exact["train_resolution"] == "16x16"
+    for field in ("a", "b"):
+        for res in ("16x16", "32x32"):
+            assert exact["rel_l2"][field][res] < 1e-12 and exact["vrmse"][field][res] < 1e-12
+    eps = 0.03
+    scaled, preds = evaluate_operator(
+        HeatModel(eps=eps),
+        sets,
+        field_names=["a", "b"],
+        solver_time=lambda shape: 0.5,
+        return_predictions=True,
+    )
+    for field in ("a", "b"):
+        for res in ("16x16", "32x32"):
+            # e = eps * u: every relative error is eps
+            assert math.isclose(scaled["rel_l2"][field][res], eps, rel_tol=1e-9)
+            assert math.isclose(scaled["rel_h1"][field][res], eps, rel_tol=1e-9)
+            assert math.isclose(scaled["nrmse"][field][res], eps, rel_tol=1e-9)
+    for res, (truth, _) in preds.items():
+        # e = eps * u: the band errors are eps times the truth's share of each band
+        share = metrics.band_errors(torch.zeros_like(truth), truth)
+        for c, field in enumerate(("a", "b")):
+            for band, value in scaled["band_errors"][field][res].items():
+                assert math.isclose(value, eps * share[band][:, c].mean().item(), rel_tol=1e-9, abs_tol=1e-14)
+    truth, _ = preds["32x32"]
+    expected_max = (eps * truth.abs().flatten(2).amax(-1)).mean(0)
+    assert_close(torch.tensor(list(scaled["max_error"]["a"].values()))[1], expected_max[0], rtol=1e-9)
+    assert math.isclose(scaled["spectrum_error"]["16x16"], (1 + eps) ** 2 - 1, rel_tol=1e-9)
+    timing = scaled["timing"]["32x32"]
+    assert timing["solver_s_per_sample"] == 0.5
+    assert math.isclose(timing["speedup"], 0.5 / timing["model_s_per_sample"])
+    json.dumps(scaled, allow_nan=False)  # JSON-able as it is
+
+
+def test_normalizers_are_applied_and_predictions_decoded():
+    sets = _sets()
+    xn, yn = Standardize(0.3, 2.5).double(), Standardize(-1.0, 4.0).double()
+
+    def encoded_model(x):  # what a model trained on encoded data computes
+        return yn.encode(heat(xn.decode(x)))
+
+    class Wrapped(torch.nn.Module):
+        def forward(self, x):
+            return encoded_model(x)
+
+    result = evaluate_operator(Wrapped(), sets, x_normalizer=xn, y_normalizer=yn)
+    assert max(result["rel_l2"]["c0"].values()) < 1e-12
+    without = evaluate_operator(Wrapped(), sets)  # forgetting the normalizers is visible
+    assert min(without["rel_l2"]["c0"].values()) > 0.1
+
+
+def _travelling_wave(n_t: int, speed: float):
+    x, _ = meshgrid((16, 16), dtype=torch.float64)
+    times = torch.linspace(0, 1, n_t, dtype=torch.float64)
+    frames = torch.stack([torch.cos(2 * math.pi * (x - speed * t)) for t in times])
+    return frames[None, :, None], times  # (1, T, 1, 16, 16)
+
+
+class Still(torch.nn.Module):
+    def forward(self, x):
+        return x
+
+
+def test_rollout_correlation_time_of_a_travelling_wave():
+    # the model keeps the first state; the truth moves: corr(t) = cos(2 pi c t), below 0.8 at acos(0.8)/(2 pi c)
+    speed = 0.25
+    traj, times = _travelling_wave(41, speed)
+    result = evaluate_rollout(Still(), traj, history=1, times=times)
+    expected = math.acos(0.8) / (2 * math.pi * speed)
+    dt = float(times[1] - times[0])
+    assert abs(result["correlation_time"]["mean"] - expected) < dt**2 * 2 * math.pi * speed / 4.8
+    corr = torch.tensor(result["correlation_vs_time"])
+    assert_close(corr, torch.cos(2 * math.pi * speed * times[1:]), rtol=1e-9, atol=1e-12)
+    # rel. L2 between cos(a) and cos(a - phi) is 2 |sin(phi / 2)|
+    rel = torch.tensor(result["rel_l2_vs_time"]["u"])
+    assert_close(rel, 2 * torch.sin(math.pi * speed * times[1:]).abs(), rtol=1e-9, atol=1e-12)
+    assert result["correlation_time"]["fraction_above_at_horizon"] == 0.0
+    stays = evaluate_rollout(Still(), _travelling_wave(5, 0.0)[0], history=1)
+    assert stays["correlation_time"]["fraction_above_at_horizon"] == 1.0
+    assert stays["correlation_time"]["mean"] == stays["correlation_time"]["horizon"] == 4.0
+    with pytest.raises(ValueError, match="more than history=5 states"):
+        evaluate_rollout(Still(), traj[:, :5], history=5)
+
+
+def test_run_evaluation_writes_results_figures_and_report(tmp_path):
+    sets = _sets()
+    traj, times = _travelling_wave(9, 0.25)
+    results = run_evaluation(
+        HeatModel(eps=0.01),
+        tmp_path,
+        datasets=sets,
+        train_resolution=(16, 16),
+        field_names=["a", "b"],
+        solver_time=0.2,
+        timing_repeats=2,
+    )
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["operator"]["rel_l2"] == results["operator"]["rel_l2"]
+    report = (tmp_path / "report.md").read_text()
+    assert "16x16 (training)" in report and "32x32 (zero-shot)" in report and "speed-up" in report
+    pngs = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
+    assert "spectrum_32x32.png" in pngs and "fields_16x16_a_0.png" in pngs
+    for name in pngs:
+        assert (tmp_path / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"figures/{name}" in report
+    rollout_dir = tmp_path / "rollout"
+    results = run_evaluation(Still(), rollout_dir, trajectories=traj, times=times)
+    assert "rollout" in results and (rollout_dir / "figures" / "rollout_correlation.png").exists()
+    assert "Time until the correlation" in (rollout_dir / "report.md").read_text()
