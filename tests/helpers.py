@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -16,3 +18,11 @@ def assert_close(actual, expected, *, rtol: float = 1e-6, atol: float = 1e-8, wh
     max_abs = diff.max().item() if diff.numel() else 0.0
     max_rel = (diff / scale.clamp_min(1e-300)).max().item() if diff.numel() else 0.0
     assert ok, f"{what}: max abs error {max_abs:.3e}, max rel error {max_rel:.3e} (rtol={rtol}, atol={atol})"
+
+
+def fitted_slope(steps, errors) -> float:
+    """Least-squares slope of ``log(error)`` against ``log(step)``: the observed order of convergence."""
+    xs = [math.log(s) for s in steps]
+    ys = [math.log(e) for e in errors]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)

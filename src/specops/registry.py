@@ -75,3 +75,6 @@ class Registry:
 
 
 MODELS = Registry("model")
+EQUATIONS = Registry("equation")
+STEPPERS = Registry("stepper")
+PROBLEMS = Registry("problem")

@@ -1,5 +1,58 @@
-"""Numerical PDE solvers in PyTorch (batched, seeded, CPU or GPU). Solvers import no neural-network code."""
+"""Numerical PDE solvers in PyTorch (batched, seeded, CPU or GPU). Solvers import no neural-network code.
 
-from specops.solvers.random_fields import GaussianRandomField
+Equations (``PeriodicEquation`` subclasses) split ``du/dt = N(u, t) + L u`` into explicit and implicit
+parts; steppers advance any equation; ``integrate`` runs them to save times; problems turn seeds into
+datasets (``make_problem``). See ``docs/solvers.md``.
+"""
 
-__all__ = ["GaussianRandomField"]
+from specops.solvers.base import PeriodicEquation
+from specops.solvers.burgers import Burgers
+from specops.solvers.darcy import Darcy
+from specops.solvers.integrate import BlowUpError, Trajectory, integrate, stable_time_step
+from specops.solvers.kdv import KdV
+from specops.solvers.ks import KuramotoSivashinsky
+from specops.solvers.navier_stokes import FNOForcing, KolmogorovForcing, NavierStokes2D
+from specops.solvers.problems import Problem, make_problem
+from specops.solvers.random_fields import (
+    CosineRandomField,
+    GaussianRandomField,
+    LognormalField,
+    RandomSines,
+    ThresholdedField,
+)
+from specops.solvers.steppers import (
+    ETDRK4,
+    CrankNicolsonHeun,
+    CrankNicolsonRK4,
+    IMEXEuler,
+    Stepper,
+    make_stepper,
+)
+
+__all__ = [
+    "ETDRK4",
+    "BlowUpError",
+    "Burgers",
+    "CosineRandomField",
+    "CrankNicolsonHeun",
+    "CrankNicolsonRK4",
+    "Darcy",
+    "FNOForcing",
+    "GaussianRandomField",
+    "IMEXEuler",
+    "KdV",
+    "KolmogorovForcing",
+    "KuramotoSivashinsky",
+    "LognormalField",
+    "NavierStokes2D",
+    "PeriodicEquation",
+    "Problem",
+    "RandomSines",
+    "Stepper",
+    "ThresholdedField",
+    "Trajectory",
+    "integrate",
+    "make_problem",
+    "make_stepper",
+    "stable_time_step",
+]
