@@ -7,10 +7,10 @@ import sys
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from specops.demo import run_demo
+    from specops import pipeline
 
-    errors = run_demo(steps=args.steps)
-    return 0 if all(e == e for e in errors.values()) else 1
+    pipeline.demo(args.out, quick=args.quick)
+    return 0
 
 
 def _train_overrides(args: argparse.Namespace) -> list[str]:
@@ -92,11 +92,20 @@ def _mean_value(value) -> float:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from specops.registry import MODELS
+    import specops.solvers  # noqa: F401  (registers equations, steppers and problems)
+    from specops.registry import EQUATIONS, MODELS, PROBLEMS, STEPPERS
 
-    print("models:")
-    for entry in MODELS.entries():
-        print(f"  {entry.name:18s} {entry.description}")
+    sections = [
+        ("models and presets (specops train --model NAME)", MODELS),
+        ("problems and presets (specops generate NAME)", PROBLEMS),
+        ("equations", EQUATIONS),
+        ("time steppers", STEPPERS),
+    ]
+    for title, registry in sections:
+        print(f"{title}:")
+        for entry in registry.entries():
+            base = f" [{entry.family}]" if entry.family else ""
+            print(f"  {entry.name:19s} {entry.description.replace('``', '')}{base}")
     return 0
 
 
@@ -269,7 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"specops {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="train and evaluate an FNO on an embedded problem (minutes on a CPU)")
-    demo.add_argument("--steps", type=int, default=300, help="optimizer steps (default 300)")
+    demo.add_argument(
+        "--out", default="specops-demo", help="directory for data and run (default specops-demo)"
+    )
+    demo.add_argument("--quick", action="store_true", help="a smaller run (seconds), for smoke tests")
     demo.set_defaults(func=_cmd_demo)
     lst = sub.add_parser("list", help="list models, equations and presets")
     lst.set_defaults(func=_cmd_list)

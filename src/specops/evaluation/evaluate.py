@@ -160,6 +160,8 @@ def _solver_seconds(solver_time: SolverTime | None, shape: tuple[int, ...]) -> f
     if solver_time is None:
         return None
     value = solver_time(shape) if callable(solver_time) else solver_time
+    if value is None:  # no solver known for this test set
+        return None
     value = float(value)
     if not value > 0:
         raise ValueError(f"solver time {value} s per sample at {shape} must be positive")

@@ -20,6 +20,7 @@ moderate defaults. ``resolution``, ``upsample`` (solver grid = ``upsample`` time
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from abc import ABC, abstractmethod
@@ -118,6 +119,13 @@ class Problem(ABC):
             self._solver_seconds = self.time_solver(1)
         return self._solver_seconds
 
+    def estimate_seconds_per_sample(self, batch_size: int = 8, *, device=None) -> float:
+        """Solver wall time per sample for a batch of ``batch_size`` samples (float32), at the stored output.
+
+        Problems whose full solve is long override this with an extrapolation from a short one.
+        """
+        return self.time_solver(batch_size, device=device)
+
     def _dtype(self, dtype: torch.dtype) -> torch.dtype:
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype={dtype} is not supported; use torch.float32 or torch.float64")
@@ -213,6 +221,38 @@ class EvolutionProblem(Problem):
         if self.trajectory:
             return {self.field: traj}
         return {f"{self.field}0": traj[:, 0].contiguous(), self.field: traj[:, -1].contiguous()}
+
+    def n_steps(self) -> int:
+        """Time steps of the full solve: each save interval is split into ``ceil(interval / dt)`` steps."""
+        return sum(math.ceil((b - a) / self.dt - 1e-9) for a, b in itertools.pairwise(self.save_times))
+
+    def estimate_seconds_per_sample(self, batch_size: int = 8, *, device=None) -> float:
+        """Solver wall time per sample for a batch, extrapolated from two short solves.
+
+        ``t(n) = setup + n * per_step`` is fitted to solves of ``n1 < n2`` steps (the sampling of the initial
+        states is in ``setup``) and evaluated at the full :meth:`n_steps`; short problems are timed directly.
+        """
+        total = self.n_steps()
+        if total <= 64:
+            return self.time_solver(batch_size, device=device)
+        seeds = list(range(batch_size))
+
+        def timed(n: int) -> float:
+            if device is not None and torch.device(device).type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            u0 = self.make_sampler(self.solver_resolution).sample(seeds, device=device).unsqueeze(1)
+            integrate(self.equation, u0, [0.0, n * self.dt], stepper=self.stepper, dt=self.dt)
+            if device is not None and torch.device(device).type == "cuda":
+                torch.cuda.synchronize(device)
+            return time.perf_counter() - start
+
+        timed(4)  # warm-up: first calls build plans and caches
+        n1, n2 = 16, 48
+        t1, t2 = min(timed(n1) for _ in range(2)), min(timed(n2) for _ in range(2))
+        per_step = max(t2 - t1, 0.0) / (n2 - n1)
+        setup = max(t1 - n1 * per_step, 0.0)
+        return (setup + total * per_step) / batch_size
 
     def _space(self) -> tuple[str, tuple[int, ...]]:
         axes = ",".join("xy"[: self.ndim])
