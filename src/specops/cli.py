@@ -37,8 +37,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from specops import pipeline
     from specops.config import load_config
 
+    from specops.training.distributed import init_distributed, shutdown
+
     cfg = load_config(args.config, _train_overrides(args))
-    out = pipeline.train(cfg, resume=args.resume, evaluate_after=not args.no_eval)
+    dist = init_distributed()  # one process unless launched by torchrun
+    try:
+        out = pipeline.train(cfg, resume=args.resume, evaluate_after=not args.no_eval, dist=dist)
+    finally:
+        shutdown(dist)
+    if not dist.is_main:
+        return 0
     fit = out["fit"]
     print(
         f"trained {fit['step']} steps ({fit['epoch']} epochs) in {fit['train_seconds']:.1f} s; "

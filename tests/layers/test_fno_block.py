@@ -63,8 +63,19 @@ def test_block_matches_unfused_reference(skip, mlp_skip, norm, last):
     with torch.no_grad():
         for p in block.parameters():
             p.add_(0.1 * torch.randn_like(p))
-    x = torch.randn(2, 4, 12, 10, dtype=torch.float64)
-    assert_close(block(x, last=last), naive_block(block, x, last), atol=1e-12, rtol=0)
+    x = torch.randn(2, 4, 12, 10, dtype=torch.float64, requires_grad=True)
+    fused, naive = block(x, last=last), naive_block(block, x, last)
+    assert_close(fused, naive, atol=1e-12, rtol=0)
+    # the fused path accumulates in place: its gradients must equal the unfused ones
+    weight = torch.randn_like(fused)
+    params = [x, *block.parameters()]
+    g_fused = torch.autograd.grad((fused * weight).sum(), params, allow_unused=True)
+    g_naive = torch.autograd.grad((naive * weight).sum(), params, allow_unused=True)
+    for a, b in zip(g_fused, g_naive):
+        if a is None or b is None:
+            assert a is None and b is None or (a if a is not None else b).abs().max() == 0
+            continue
+        assert_close(a, b, atol=1e-11, rtol=0)
 
 
 def test_block_without_channel_mlp():
