@@ -154,6 +154,8 @@ def train(
     ``resume=True`` continues from ``run_dir/checkpoints/last.pt`` (a path names another checkpoint).
     Returns ``{"run_dir", "fit": trainer summary, "evaluation": results or None, "notes"}``.
     """
+    if dist is not None and not dist.is_main:
+        log = _quiet  # one voice: rank 0 reports
     data = load_run_data(cfg)
     cfg, model, notes = build_model(cfg, data.train)
     n_train, n_val, n_test = (len(data.indices[k]) for k in ("train", "val", "test"))
@@ -181,6 +183,10 @@ def train(
     if evaluate_after and (dist is None or dist.is_main) and (data.test is not None or cfg.data.test_paths):
         evaluation = evaluate(cfg.run_dir, solver_time=solver_time, log=log)
     return {"run_dir": cfg.run_dir, "fit": fit, "evaluation": evaluation, "notes": notes}
+
+
+def _quiet(message: str) -> None:
+    del message
 
 
 def _checkpoint_path(run_dir: Path, checkpoint: str | os.PathLike | None) -> Path:

@@ -168,7 +168,10 @@ def default_chunk_size(equation: PeriodicEquation, u0: torch.Tensor) -> int:
         return max(1, u0.shape[0])
     itemsize = 16 if u0.dtype == torch.float64 else 8
     per_sample = 4 * math.prod(equation.spectral_shape) * equation.n_channels * itemsize
-    return max(1, min(u0.shape[0], (512 * 1024) // per_sample))
+    # At least two samples where there are two: a transform of a lone field is duplicated to round as in a
+    # batch (see base.rfftn), which would double its cost.
+    floor = 2 if equation.ndim >= 2 else 1
+    return max(1, min(u0.shape[0], max(floor, (512 * 1024) // per_sample)))
 
 
 def _run(equation, stepper, u0, offset, t0, plan, times, check_every, bar) -> torch.Tensor:

@@ -167,13 +167,15 @@ class CrankNicolsonRK4(Stepper):
         h = None
         for k, (a, b) in enumerate(stages):
             n = equation.explicit_terms(u_hat, t + _CK_C[k] * dt)
-            # The caller's u_hat is never modified; the stage temporaries are updated in place.
-            h = n if h is None else h.mul_(_CK_A[k]).add_(n)
-            hb = cmul(h, b)
-            if k == 0 or a.is_complex():
-                u_hat = cmul(u_hat, a).add_(hb)
+            # The caller's u_hat is never modified; the stage temporaries are updated in place, each
+            # update in one pass (n is a fresh tensor: h = A h + n lands in its buffer).
+            h = n if h is None else n.add_(h, alpha=_CK_A[k])
+            if a.is_complex() or b.is_complex():
+                u_hat = cmul(u_hat, a).add_(cmul(h, b))
+            elif k == 0:
+                u_hat = torch.addcmul(u_hat * a, h, b)
             else:
-                u_hat = u_hat.mul_(a).add_(hb)
+                u_hat = u_hat.mul_(a).addcmul_(h, b)
         return u_hat
 
 
