@@ -82,7 +82,8 @@ def test_bad_arguments_are_reported():
         integrate(eq, u0[0], [0.1], stepper=ETDRK4(), dt=0.01)
 
 
-def test_default_chunks_bound_temporaries_on_cpu():
+def test_default_chunks_bound_temporaries_on_cpu(monkeypatch):
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     eq = NavierStokes2D(256)
     # float64 256^2 samples exceed the 2 MiB budget alone, but 2D chunks hold two: a lone field's
     # transform would be duplicated to round as in a batch
@@ -91,3 +92,8 @@ def test_default_chunks_bound_temporaries_on_cpu():
     assert default_chunk_size(NavierStokes2D(128), torch.zeros(64, 1, 128, 128)) == 7
     small = NavierStokes2D(16)
     assert default_chunk_size(small, torch.zeros(3, 1, 16, 16)) == 3
+
+
+def test_chunks_grow_when_the_allocator_keeps_large_blocks(monkeypatch):
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", str(16 * 2**30))
+    assert default_chunk_size(NavierStokes2D(128), torch.zeros(8, 1, 128, 128, dtype=torch.float64)) == 8
