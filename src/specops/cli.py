@@ -36,7 +36,6 @@ def _train_overrides(args: argparse.Namespace) -> list[str]:
 def _cmd_train(args: argparse.Namespace) -> int:
     from specops import pipeline
     from specops.config import load_config
-
     from specops.training.distributed import init_distributed, shutdown
 
     cfg = load_config(args.config, _train_overrides(args))

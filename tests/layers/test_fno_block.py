@@ -73,7 +73,7 @@ def test_block_matches_unfused_reference(skip, mlp_skip, norm, last):
     g_naive = torch.autograd.grad((naive * weight).sum(), params, allow_unused=True)
     for a, b in zip(g_fused, g_naive):
         if a is None or b is None:
-            assert a is None and b is None or (a if a is not None else b).abs().max() == 0
+            assert (a is None and b is None) or (a if a is not None else b).abs().max() == 0
             continue
         assert_close(a, b, atol=1e-11, rtol=0)
 
