@@ -174,13 +174,13 @@ def _large_blocks_from_heap() -> bool:
 
 
 def default_chunk_size(equation: PeriodicEquation, u0: torch.Tensor) -> int:
-    """Samples per chunk: all of them on accelerators; on CPUs about 2 MiB of stacked temporaries (32 MiB
+    """Samples per chunk: all of them on accelerators; on CPUs about 2 MiB of stacked temporaries (8 MiB
     when the allocator keeps large blocks, see ``_large_blocks_from_heap``)."""
     if u0.device.type != "cpu":
         return max(1, u0.shape[0])
     itemsize = 16 if u0.dtype == torch.float64 else 8
     per_sample = 4 * math.prod(equation.spectral_shape) * equation.n_channels * itemsize
-    budget = (32 if _large_blocks_from_heap() else 2) * 1024 * 1024
+    budget = (8 if _large_blocks_from_heap() else 2) * 1024 * 1024
     # At least two samples where there are two: a transform of a lone field is duplicated to round as in a
     # batch (see base.rfftn), which would double its cost.
     floor = 2 if equation.ndim >= 2 else 1
