@@ -69,6 +69,13 @@ def _pad_modes(t: torch.Tensor, axis: int, new: int, last: bool) -> torch.Tensor
     return out
 
 
+def _grow_factors(params: nn.ParameterList, start: int, axis: int, modes: Sequence[int]) -> None:
+    """Zero-pad the mode axis ``axis`` of the per-mode factors ``params[start:]`` to the counts ``modes``."""
+    for i, new in enumerate(modes):
+        padded = _pad_modes(params[start + i].data, axis, int(new), last=i == len(modes) - 1)
+        params[start + i] = nn.Parameter(padded)
+
+
 class SpectralWeight(nn.Module):
     """Base class: a complex weight over channels and modes, applied by ``contract``."""
 
@@ -232,9 +239,7 @@ class CPWeight(SpectralWeight):
         return torch.einsum(f"br{k},or->bo{k}", t, b)
 
     def grow(self, modes):
-        for axis, new in enumerate(modes):
-            f = _pad_modes(self.mode_factors[axis].data, 0, int(new), last=axis == len(modes) - 1)
-            self.mode_factors[axis] = nn.Parameter(f)
+        _grow_factors(self.mode_factors, 0, 0, modes)
         self.modes = tuple(int(m) for m in modes)
 
 
@@ -306,9 +311,7 @@ class TuckerWeight(SpectralWeight):
         return torch.einsum(f"bc{k},oc->bo{k}", t, u_out)
 
     def grow(self, modes):
-        for axis, new in enumerate(modes):
-            f = _pad_modes(self.mode_factors[axis].data, 0, int(new), last=axis == len(modes) - 1)
-            self.mode_factors[axis] = nn.Parameter(f)
+        _grow_factors(self.mode_factors, 0, 0, modes)
         self.modes = tuple(int(m) for m in modes)
 
 
@@ -383,10 +386,7 @@ class TTWeight(SpectralWeight):
         return torch.einsum(f"ba{k},ao{k}->bo{k}", t, p)
 
     def grow(self, modes):
-        nc = len(self.channel_shape)
-        for axis, new in enumerate(modes):
-            g = _pad_modes(self.cores[nc + axis].data, 1, int(new), last=axis == len(modes) - 1)
-            self.cores[nc + axis] = nn.Parameter(g)
+        _grow_factors(self.cores, len(self.channel_shape), 1, modes)
         self.modes = tuple(int(m) for m in modes)
 
 

@@ -54,6 +54,28 @@ class _Lifting(nn.Module):
         return h
 
 
+def _make_lifting(
+    in_channels: int, dim: int, hidden: int, ratio: float, activation: str, positional: bool
+) -> tuple[GridEmbedding | None, _Lifting]:
+    """The coordinate embedding (or None) and the lifting of an FNO-family model."""
+    embedding = GridEmbedding(dim) if positional else None
+    return embedding, _Lifting(in_channels, dim if positional else 0, hidden, ratio, activation)
+
+
+def _make_projection(hidden: int, out_channels: int, ratio: float, activation: str) -> nn.Module:
+    """Pointwise projection to the output channels: an MLP of width ``ratio * hidden``, or one linear."""
+    width = round(hidden * ratio)
+    if width > 0:
+        return ChannelMLP(hidden, out_channels, width, activation=activation)
+    return PointwiseLinear(hidden, out_channels)
+
+
+def _lift(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Lift a checked input ``x`` (with the coordinates, if the model embeds them) to the hidden width."""
+    grid = model.embedding(x.shape[2:], x.dtype, x.device) if model.embedding is not None else None
+    return model.lifting(x, grid)
+
+
 class FNO(OperatorModel):
     """Fourier Neural Operator: lifting, ``n_layers`` Fourier blocks, projection.
 
@@ -122,10 +144,13 @@ class FNO(OperatorModel):
         self.hidden_channels = int(hidden_channels)
         self.n_layers = int(n_layers)
         get_activation(activation)
-        self.embedding = GridEmbedding(self.dim) if positional_embedding else None
-        grid_dim = self.dim if positional_embedding else 0
-        self.lifting = _Lifting(
-            self.in_channels, grid_dim, self.hidden_channels, lifting_channel_ratio, activation
+        self.embedding, self.lifting = _make_lifting(
+            self.in_channels,
+            self.dim,
+            self.hidden_channels,
+            lifting_channel_ratio,
+            activation,
+            positional_embedding,
         )
         pad = domain_padding if isinstance(domain_padding, (int, float)) else max(domain_padding)
         self.padding = DomainPadding(domain_padding, self.dim) if pad else None
@@ -146,11 +171,8 @@ class FNO(OperatorModel):
             )
             for _ in range(self.n_layers)
         )
-        hidden = round(self.hidden_channels * projection_channel_ratio)
-        self.projection = (
-            ChannelMLP(self.hidden_channels, self.out_channels, hidden, activation=activation)
-            if hidden > 0
-            else PointwiseLinear(self.hidden_channels, self.out_channels)
+        self.projection = _make_projection(
+            self.hidden_channels, self.out_channels, projection_channel_ratio, activation
         )
 
     @property
@@ -165,8 +187,7 @@ class FNO(OperatorModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.check_input(x, self.in_channels, self.dim)
         space = x.shape[2:]
-        grid = self.embedding(space, x.dtype, x.device) if self.embedding is not None else None
-        h = self.lifting(x, grid)
+        h = _lift(self, x)
         if self.padding is not None:
             h = self.padding.pad(h)
         for i, block in enumerate(self.blocks):
@@ -241,10 +262,13 @@ class IFNO(OperatorModel):
         if self.n_layers < 1:
             raise ValueError(f"n_layers={n_layers} must be a positive integer")
         self.activation = get_activation(activation)
-        self.embedding = GridEmbedding(self.dim) if positional_embedding else None
-        grid_dim = self.dim if positional_embedding else 0
-        self.lifting = _Lifting(
-            self.in_channels, grid_dim, self.hidden_channels, lifting_channel_ratio, activation
+        self.embedding, self.lifting = _make_lifting(
+            self.in_channels,
+            self.dim,
+            self.hidden_channels,
+            lifting_channel_ratio,
+            activation,
+            positional_embedding,
         )
         self.conv = SpectralConv(
             self.hidden_channels,
@@ -255,11 +279,8 @@ class IFNO(OperatorModel):
             fft_method=fft_method,
         )
         self.pointwise = PointwiseLinear(self.hidden_channels, self.hidden_channels)
-        hidden = round(self.hidden_channels * projection_channel_ratio)
-        self.projection = (
-            ChannelMLP(self.hidden_channels, self.out_channels, hidden, activation=activation)
-            if hidden > 0
-            else PointwiseLinear(self.hidden_channels, self.out_channels)
+        self.projection = _make_projection(
+            self.hidden_channels, self.out_channels, projection_channel_ratio, activation
         )
 
     @property
@@ -271,9 +292,7 @@ class IFNO(OperatorModel):
         self.conv.n_modes = value
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.check_input(x, self.in_channels, self.dim)
-        grid = self.embedding(x.shape[2:], x.dtype, x.device) if self.embedding is not None else None
-        h = self.lifting(x, grid)
+        h = _lift(self, self.check_input(x, self.in_channels, self.dim))
         step = 1.0 / self.n_layers
         for i in range(self.n_layers):
             update = self.pointwise(h, add=self.conv(h))
