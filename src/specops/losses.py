@@ -53,9 +53,15 @@ class _Loss(nn.Module):
         self.ndim = ndim
         self.eps = float(eps)
 
-    def _finish(self, err: torch.Tensor, ref: torch.Tensor | None) -> torch.Tensor:
+    def _norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
+        """The norm of each sample of ``u`` (channels together)."""
+        raise NotImplementedError
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        ndim = _check_pair(pred, target, self.ndim, type(self).__name__)
+        err = self._norm(pred - target, ndim)
         if self.relative:
-            err = err / ref.clamp_min(self.eps)
+            err = err / self._norm(target, ndim).clamp_min(self.eps)
         return _reduce(err, self.reduction)
 
 
@@ -95,11 +101,6 @@ class LpLoss(_Loss):
             total = total * volume
         return total.pow(1.0 / self.p)
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        ndim = _check_pair(pred, target, self.ndim, "LpLoss")
-        err = self._norm(pred - target, ndim)
-        return self._finish(err, self._norm(target, ndim) if self.relative else None)
-
 
 class SobolevLoss(_Loss):
     """``||u - v||_{H^s}`` (absolute) or divided by ``||v||_{H^s}`` (relative), exact in Fourier space.
@@ -130,11 +131,6 @@ class SobolevLoss(_Loss):
     def _norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
         sq = sobolev_norm(u, self.s, ndim, self.lengths, self.alpha, squared=True)
         return sq.reshape(u.shape[0], -1).sum(-1).sqrt()
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        ndim = _check_pair(pred, target, self.ndim, "SobolevLoss")
-        err = self._norm(pred - target, ndim)
-        return self._finish(err, self._norm(target, ndim) if self.relative else None)
 
 
 class H1FDLoss(_Loss):
@@ -176,8 +172,3 @@ class H1FDLoss(_Loss):
             view[dims[axis]] = n
             density = density * w.reshape(view)
         return density.reshape(u.shape[0], -1).sum(-1).sqrt()
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        ndim = _check_pair(pred, target, self.ndim, "H1FDLoss")
-        err = self._norm(pred - target, ndim)
-        return self._finish(err, self._norm(target, ndim) if self.relative else None)
