@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from specops.config import Config, ConfigError, adapt_to_data, config_from_dict, dump_config
+from specops.config import Config, ConfigError, adapt_to_data, config_from_dict
 from specops.data.datasets import OperatorDataset, TrajectoryDataset
 from specops.data.io import read_info
 from specops.data.normalization import Normalizer, fit_normalizers, make_normalizer
@@ -354,7 +354,7 @@ def solver_time_for(path: str | os.PathLike) -> Callable[[tuple[int, ...]], floa
     return seconds
 
 
-__all__ = ["RunData", "dump_config", "evaluate", "load_run", "load_run_data", "split_counts", "train"]
+__all__ = ["RunData", "demo", "evaluate", "load_run", "load_run_data", "split_counts", "train"]
 
 
 def demo(

@@ -81,7 +81,7 @@ def test_bad_arguments():
         GaussianRandomField((8,)).sample([])
     with pytest.raises(ValueError, match="alpha=-1"):
         GaussianRandomField((8,), alpha=-1)
-    with pytest.raises(ValueError, match="1 or 2 axes"):
+    with pytest.raises(ValueError, match="1 to 2 axes"):
         CosineRandomField((4, 4, 4))
     with pytest.raises(ValueError, match="RandomSines needs"):
         RandomSines(16, 0.0)

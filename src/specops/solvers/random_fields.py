@@ -36,6 +36,20 @@ def _check_seeds(seeds: Sequence[int]) -> list[int]:
     return seeds
 
 
+def _spectrum_parameters(
+    shape: Sequence[int], max_axes: int, alpha: float, tau: float, sigma: float | None, unit: str
+) -> tuple[tuple[int, ...], float, float, float]:
+    """Checked ``(shape, alpha, tau, sigma)`` of a ``(-Delta + tau^2)^(-alpha)`` field; ``sigma`` defaults
+    to ``tau^(alpha - d/2)``, the FNO data generators' choice."""
+    shape = tuple(int(n) for n in shape)
+    if not 1 <= len(shape) <= max_axes or any(n < 2 for n in shape):
+        raise ValueError(f"shape={tuple(shape)} must have 1 to {max_axes} axes of at least 2 {unit}")
+    if tau <= 0 or alpha <= 0:
+        raise ValueError(f"alpha={alpha} and tau={tau} must be positive")
+    sigma = float(sigma) if sigma is not None else tau ** (alpha - len(shape) / 2.0)
+    return shape, float(alpha), float(tau), sigma
+
+
 class GaussianRandomField:
     """Zero-mean Gaussian random field ``N(0, sigma^2 (-Delta + tau^2)^(-alpha))`` on the periodic box.
 
@@ -67,14 +81,9 @@ class GaussianRandomField:
         sigma: float | None = None,
         lengths: Sequence[float] | float = 1.0,
     ) -> None:
-        self.shape = tuple(int(n) for n in shape)
-        if not 1 <= len(self.shape) <= 3 or any(n < 2 for n in self.shape):
-            raise ValueError(f"shape={shape} must have 1 to 3 axes of at least 2 points")
-        if tau <= 0 or alpha <= 0:
-            raise ValueError(f"alpha={alpha} and tau={tau} must be positive")
-        self.alpha, self.tau = float(alpha), float(tau)
-        d = len(self.shape)
-        self.sigma = float(sigma) if sigma is not None else tau ** (alpha - d / 2.0)
+        self.shape, self.alpha, self.tau, self.sigma = _spectrum_parameters(
+            shape, 3, alpha, tau, sigma, "points"
+        )
         self.lengths = lengths
         k2 = squared_wavenumber(self.shape, lengths)
         amp = self.sigma * (k2 + self.tau**2) ** (-self.alpha / 2.0)
@@ -153,14 +162,10 @@ class CosineRandomField:
         sigma: float | None = None,
         n_modes: int | None = None,
     ) -> None:
-        self.shape = tuple(int(n) for n in shape)
-        if not 1 <= len(self.shape) <= 2 or any(n < 2 for n in self.shape):
-            raise ValueError(f"shape={shape} must have 1 or 2 axes of at least 2 nodes")
-        if tau <= 0 or alpha <= 0:
-            raise ValueError(f"alpha={alpha} and tau={tau} must be positive")
-        self.alpha, self.tau = float(alpha), float(tau)
+        self.shape, self.alpha, self.tau, self.sigma = _spectrum_parameters(
+            shape, 2, alpha, tau, sigma, "nodes"
+        )
         d = len(self.shape)
-        self.sigma = float(sigma) if sigma is not None else tau ** (alpha - d / 2.0)
         self.n_modes = int(n_modes) if n_modes is not None else max(self.shape)
         if self.n_modes < 2:
             raise ValueError(f"n_modes={n_modes} must be at least 2")
