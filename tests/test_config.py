@@ -115,3 +115,55 @@ def test_clamp_modes_and_adapt_to_data():
     preset = apply_overrides(Config(), ["model.name=fno-2d-darcy", "model.args={}"])
     adapted, notes = adapt_to_data(preset, in_channels=1, out_channels=1, shape=(8, 8))
     assert adapted.model.args["n_modes"] == [8, 8] and len(notes) == 2
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("trian=3", "Did you mean 'train'?"),
+        ("trian.epochs=3", "Did you mean 'train.epochs'?"),
+        ("train.epohcs=3", "Did you mean 'train.epochs'?"),
+    ],
+)
+def test_misspelt_section_suggests_the_section(override, expected):
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [override])
+    assert str(info.value).endswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.epochs=-1", "train.epochs must be at least 1, got -1"),
+        ("train.batch_size=0", "train.batch_size must be at least 1"),
+        ("optim.lr=-1e-3", "optim.lr must be positive"),
+        ("optim.pct_start=1.5", "optim.pct_start must be in (0, 1)"),
+        ("data.n_val=-2", "data.n_val must be 0 or more"),
+        ("train.ema_decay=1.0", "train.ema_decay must be in (0, 1)"),
+        ("eval.timing_repeats=0", "eval.timing_repeats must be at least 1"),
+    ],
+)
+def test_out_of_range_values_name_their_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_config(None, [override])
+
+
+def test_model_arguments_are_checked_against_the_constructors_types():
+    def adapt(*overrides):
+        return adapt_to_data(
+            load_config(None, list(overrides)), in_channels=1, out_channels=1, shape=(16, 16)
+        )
+
+    with pytest.raises(ConfigError, match=r"model.args.hidden_channels='abc' is not an integer"):
+        adapt("model.args.hidden_channels=abc")
+    with pytest.raises(ConfigError, match=r"model.args.n_modes\[1\]='x' is not an integer"):
+        adapt("model.args.n_modes=[8,x]")
+    with pytest.raises(
+        ConfigError, match=r"model.args.activation='gelux' is not one of .* Did you mean 'gelu'"
+    ):
+        adapt("model.args.activation=gelux")
+    cfg, _ = adapt("model.args.n_modes=8", "model.args.hidden_channels=16", "model.args.rank=0.5")
+    assert cfg.model.args["n_modes"] == [8, 8] and cfg.model.args["rank"] == 0.5
+    # TFNO forwards **kwargs to FNO: FNO's annotations are checked too
+    with pytest.raises(ConfigError, match=r"model\.args\.n_layers='four'"):
+        adapt("model.name=tfno", "model.args.n_layers=four")

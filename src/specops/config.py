@@ -11,6 +11,7 @@ only then builds objects from it.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import difflib
 import inspect
@@ -30,6 +31,17 @@ Mode = Literal["operator", "autoregressive", "unrolled"]
 Precision = Literal["fp32", "bf16", "fp16"]
 Schedule = Literal["constant", "cosine", "step", "one-cycle"]
 OptimizerName = Literal["adam", "adamw"]
+
+
+def _check(section: str, rules: dict[str, tuple[Any, str]]) -> None:
+    """Raise ``ConfigError`` for the first ``key: (ok, expectation)`` whose ``ok`` is false."""
+    for key, (ok, expected) in rules.items():
+        if not ok:
+            raise ConfigError(f"{section}.{key} must be {expected}")
+
+
+def _positive(value: Any) -> bool:
+    return value is None or value > 0
 
 
 @dataclass
@@ -52,6 +64,17 @@ class DataConfig:
     normalize: bool = True
     num_workers: int = 0
 
+    def __post_init__(self) -> None:
+        _check(
+            "data",
+            {
+                "n_train": (self.n_train is None or self.n_train >= 1, f"at least 1, got {self.n_train}"),
+                "n_val": (self.n_val >= 0, f"0 or more, got {self.n_val}"),
+                "n_test": (self.n_test is None or self.n_test >= 0, f"0 or more, got {self.n_test}"),
+                "num_workers": (self.num_workers >= 0, f"0 or more, got {self.num_workers}"),
+            },
+        )
+
 
 @dataclass
 class OptimConfig:
@@ -68,6 +91,23 @@ class OptimConfig:
     gamma: float = 0.5
     pct_start: float = 0.3
     grad_clip: float | None = None
+
+    def __post_init__(self) -> None:
+        lr_ok = isinstance(self.lr, str) or self.lr > 0  # a string is a rule such as "auto", checked by type
+        _check(
+            "optim",
+            {
+                "lr": (lr_ok, f"positive, got {self.lr}"),
+                "weight_decay": (self.weight_decay >= 0, f"0 or more, got {self.weight_decay}"),
+                "betas": (all(0 <= b < 1 for b in self.betas), f"two numbers in [0, 1), got {self.betas}"),
+                "warmup_steps": (self.warmup_steps >= 0, f"0 or more, got {self.warmup_steps}"),
+                "final_lr_ratio": (0 <= self.final_lr_ratio <= 1, f"in [0, 1], got {self.final_lr_ratio}"),
+                "step_size": (self.step_size >= 1, f"at least 1, got {self.step_size}"),
+                "gamma": (self.gamma > 0, f"positive, got {self.gamma}"),
+                "pct_start": (0 < self.pct_start < 1, f"in (0, 1), got {self.pct_start}"),
+                "grad_clip": (_positive(self.grad_clip), f"positive or null, got {self.grad_clip}"),
+            },
+        )
 
 
 @dataclass
@@ -96,6 +136,30 @@ class TrainConfig:
     progress: bool = True
     tensorboard: bool | None = None
 
+    def __post_init__(self) -> None:
+        at_least_one = {
+            name: getattr(self, name)
+            for name in (
+                "history",
+                "horizon",
+                "unroll_steps",
+                "epochs",
+                "batch_size",
+                "eval_every",
+                "log_every",
+            )
+        }
+        rules = {name: (value >= 1, f"at least 1, got {value}") for name, value in at_least_one.items()}
+        for name in ("max_steps", "eval_batch_size", "checkpoint_every", "early_stopping"):
+            value = getattr(self, name)
+            rules[name] = (value is None or value >= 1, f"at least 1 or null, got {value}")
+        rules["ema_decay"] = (
+            self.ema_decay is None or 0 < self.ema_decay < 1,
+            f"in (0, 1) or null, got {self.ema_decay}",
+        )
+        rules["min_delta"] = (self.min_delta >= 0, f"0 or more, got {self.min_delta}")
+        _check("train", rules)
+
 
 @dataclass
 class EvalConfig:
@@ -106,6 +170,15 @@ class EvalConfig:
     plots: bool = True
     n_plot_samples: int = 1
     timing_repeats: int = 5
+
+    def __post_init__(self) -> None:
+        _check(
+            "eval",
+            {
+                "n_plot_samples": (self.n_plot_samples >= 0, f"0 or more, got {self.n_plot_samples}"),
+                "timing_repeats": (self.timing_repeats >= 1, f"at least 1, got {self.timing_repeats}"),
+            },
+        )
 
 
 @dataclass
@@ -134,8 +207,17 @@ def _suggest(key: str, valid: Sequence[str]) -> str:
 
 
 def _suggest_key(key: str) -> str:
-    """Suggest the valid dotted key closest to ``key``: the same name in another section, else by spelling."""
+    """Suggest the valid dotted key closest to ``key``: a misspelt section corrected (``trian.seed`` ->
+    ``train.seed``, ``trian`` -> ``train``), the same name in another section, else by spelling."""
     everything = _all_keys(Config)
+    top = [f.name for f in dataclasses.fields(Config)]
+    head, _, rest = key.partition(".")
+    if head not in top:
+        close = difflib.get_close_matches(head, top, n=1, cutoff=0.5)
+        if close and (not rest or f"{close[0]}.{rest}" in everything):
+            return f" Did you mean {(close[0] + '.' + rest) if rest else close[0]!r}?"
+        if not rest:
+            return _suggest(key, top)
     last = key.rsplit(".", 1)[-1]
     same_name = [k for k in everything if k.rsplit(".", 1)[-1] == last and k != key]
     if same_name:
@@ -232,7 +314,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if isinstance(value, (dict, list, tuple)):
             raise ConfigError(f"{key}={value!r} must be a string")
         return str(value)
-    if origin in (list, tuple):
+    if origin in (list, tuple, collections.abc.Sequence):
         if isinstance(value, str):
             text = value.strip()
             value = _parse_scalar(text if text.startswith("[") else f"[{text}]")
@@ -308,9 +390,8 @@ def apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
             if cls is not None:
                 names = [f.name for f in dataclasses.fields(cls)]
                 if part not in names:
-                    valid = [
-                        k for k in everything if k.startswith(here.rsplit(".", 1)[0] + ".")
-                    ] or everything
+                    section = here.rsplit(".", 1)[0] + "."
+                    valid = [k for k in everything if k.startswith(section)] if depth else names
                     raise ConfigError(
                         f"unknown configuration key {key!r}; valid keys: {', '.join(valid)}."
                         f"{_suggest_key(key)}"
@@ -360,8 +441,42 @@ def dump_config(cfg: Config, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def check_model_args(name: str, args: dict[str, Any]) -> None:
-    """Raise ``ConfigError`` if ``args`` holds a name the registered model's constructor does not take."""
+def _coercible(tp: Any) -> bool:
+    """Whether ``_coerce`` knows how to check values of the annotated type ``tp``."""
+    if tp in (Any, bool, int, float, str, type(None)):
+        return True
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return True
+    if origin in (Union, types.UnionType, list, tuple, collections.abc.Sequence, dict):
+        return all(a is Ellipsis or _coercible(a) for a in typing.get_args(tp))
+    return False
+
+
+def _constructor_params(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any]]:
+    """Named parameters and type hints of a registered constructor (a class's parent too when it forwards
+    ``**kwargs``, as TFNO does to FNO)."""
+    init = target.__init__ if inspect.isclass(target) else target
+    params = dict(inspect.signature(target).parameters)
+    hints: dict[str, Any] = {}
+    chain = [init]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        parents = [c for c in getattr(target, "__mro__", ())[1:] if "__init__" in vars(c)]
+        for parent in parents[:1]:
+            params = {**inspect.signature(parent.__init__).parameters, **params}
+            chain.insert(0, parent.__init__)
+    for fn in chain:
+        try:
+            hints.update(typing.get_type_hints(fn))
+        except (NameError, TypeError):  # an annotation that cannot be resolved is not checked
+            continue
+    return params, hints
+
+
+def check_model_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """``args`` checked against the registered model's constructor: an unknown name or a value of the wrong
+    type (``hidden_channels=abc``) raises ``ConfigError`` naming ``model.args.<key>``; values given as text
+    on the command line are converted to the annotated type. Returns the converted arguments."""
     import specops  # noqa: F401  (registers the models)
     from specops.registry import MODELS
 
@@ -369,20 +484,18 @@ def check_model_args(name: str, args: dict[str, Any]) -> None:
         entry = MODELS.get(name)
     except ValueError as exc:
         raise ConfigError(f"model.name: {exc}") from exc
-    target = entry.target
-    params = inspect.signature(target).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        # TFNO forwards **kwargs to FNO: check against the parent constructor too.
-        parents = [c for c in getattr(target, "__mro__", ())[1:] if "__init__" in vars(c)]
-        for parent in parents[:1]:
-            params = {**inspect.signature(parent.__init__).parameters, **params}
+    params, hints = _constructor_params(entry.target)
     valid = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD]
-    for key in args:
+    out = {}
+    for key, value in args.items():
         if key not in valid:
             raise ConfigError(
                 f"model.args.{key}: model {name!r} takes no argument {key!r}; valid: {', '.join(valid)}."
                 f"{_suggest(key, valid)}"
             )
+        tp = hints.get(key)
+        out[key] = _coerce(value, tp, f"model.args.{key}") if tp is not None and _coercible(tp) else value
+    return out
 
 
 def clamp_modes(n_modes: Sequence[int], shape: Sequence[int]) -> tuple[list[int], list[str]]:
@@ -414,6 +527,10 @@ def adapt_to_data(
     the resolution are clamped with a note. Returns the new configuration and the notes.
     """
     args = dict(cfg.model.args)
+    if isinstance(args.get("n_modes"), (int, str)) and not isinstance(args["n_modes"], bool):
+        single = _coerce(args["n_modes"], int, "model.args.n_modes")  # one count for every axis
+        args["n_modes"] = [single] * len(shape)
+    args = check_model_args(cfg.model.name, args)
     notes = []
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
         if name in args and int(args[name]) != int(value):
@@ -431,8 +548,5 @@ def adapt_to_data(
         if "n_modes" in defaults:
             args["n_modes"] = list(defaults["n_modes"])
     if "n_modes" in args:
-        modes = args["n_modes"]
-        modes = [modes] * len(shape) if isinstance(modes, int) else list(modes)
-        args["n_modes"], notes = clamp_modes(modes, shape)
-    check_model_args(cfg.model.name, args)
+        args["n_modes"], notes = clamp_modes(list(args["n_modes"]), shape)
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args)), notes
