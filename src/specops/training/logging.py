@@ -1,4 +1,4 @@
-"""Run logs: a progress bar with loss and ETA (tqdm), a JSON-lines file, TensorBoard when installed.
+"""Run logs: progress with loss and ETA (``specops.progress``), a JSON-lines file, TensorBoard when installed.
 
 Every record is one line of ``metrics.jsonl`` in the run directory, ``{"step": ..., "epoch": ...,
 "time": seconds since start, <name>: <value>, ...}``: readable with ``pandas.read_json(path, lines=True)``
@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from specops.atomic import atomic_path
+from specops.progress import Progress
 
 LOG_NAME = "metrics.jsonl"
 
@@ -54,7 +53,7 @@ class RunLogger:
     enabled : bool
         False on ranks other than 0: nothing is written or shown.
     progress : bool
-        Show a tqdm progress bar.
+        Show progress: a bar on a terminal, a line every few seconds on a pipe or file.
     tensorboard : bool or None
         True requires TensorBoard, None uses it when installed, False never.
     """
@@ -79,12 +78,8 @@ class RunLogger:
             self._file = open(self.run_dir / LOG_NAME, "a", encoding="utf-8")
             if tensorboard is not False:
                 self._tb = _tensorboard_writer(self.run_dir, required=bool(tensorboard))
-        self.bar = tqdm(
-            total=total_steps,
-            initial=initial_step,
-            disable=not (enabled and progress),
-            dynamic_ncols=True,
-            unit="step",
+        self.bar = Progress(
+            total_steps, desc="train", unit="step", enabled=enabled and progress, initial=initial_step
         )
 
     def log(self, step: int, **values: Any) -> None:
@@ -103,17 +98,15 @@ class RunLogger:
 
     def progress(self, steps: int = 1, **postfix: float) -> None:
         """Advance the bar by ``steps`` and show ``postfix`` (e.g. the running loss)."""
-        if self.bar.disable:
-            return
+        if postfix:
+            self.bar.set_postfix(**{k: float(v) for k, v in postfix.items()})
         if steps:
             self.bar.update(steps)
-        if postfix:
-            self.bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
 
     def message(self, text: str) -> None:
         """Print a line without breaking the progress bar."""
         if self.enabled:
-            tqdm.write(text)
+            self.bar.write(text)
 
     def close(self) -> None:
         self.bar.close()
