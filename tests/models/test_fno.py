@@ -58,6 +58,12 @@ def test_bad_inputs():
         model(x)
     with pytest.raises(ValueError, match="hidden_channels"):
         FNO((8, 8), 1, 1, 0)
+    with pytest.raises(TypeError, match=r"dtype torch.int64 \(integer\).*x.float\(\)"):
+        model(torch.ones(2, 3, 16, 16, dtype=torch.int64))
+    with pytest.raises(TypeError, match=r"complex.*real and imaginary parts as channels"):
+        model(torch.ones(2, 3, 16, 16, dtype=torch.complex64))
+    with pytest.raises(ValueError, match=r"shape \(0, 3, 16, 16\) is empty"):
+        model(torch.ones(0, 3, 16, 16))
 
 
 def test_float64_input_runs_in_the_model_dtype():

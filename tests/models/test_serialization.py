@@ -75,3 +75,30 @@ def test_newer_format_is_refused(tmp_path):
     torch.save(payload, path)
     with pytest.raises(ValueError, match="upgrade specops"):
         specops.load(path)
+
+
+def test_a_file_describing_a_huge_model_is_refused_before_allocating_it(tmp_path, monkeypatch):
+    path = specops.save(FNO((4,), 1, 1, 4, 1), tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["model"]["kwargs"]["hidden_channels"] = 200_000  # ~1e11 weights if built for real
+    torch.save(payload, path)
+    built = []
+    real_create = specops.MODELS.create
+
+    def create(name, **kwargs):
+        built.append(torch.empty(0).device.type)  # the default device when the model is built
+        return real_create(name, **kwargs)
+
+    monkeypatch.setattr(specops.MODELS, "create", create)
+    with pytest.raises(ValueError, match=r"weights do not fit the model.*has shape .*re-save"):
+        specops.load(path)
+    assert built == ["meta"]  # only the memory-free skeleton was built
+
+
+def test_damaged_model_arguments_are_reported(tmp_path):
+    path = specops.save(FNO((4,), 1, 1, 4, 1), tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["model"]["kwargs"]["hidden_channels"] = -3
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=r"m\.pt: cannot rebuild model 'fno' from its stored arguments"):
+        specops.load(path)

@@ -76,6 +76,17 @@ class OperatorModel(nn.Module):
                 f"input x has shape {tuple(x.shape)} ({x.dim()} axes); expected (batch, {in_channels}, "
                 f"{ndim} spatial axes) = {ndim + 2} axes"
             )
+        if not x.is_floating_point():
+            kind = "complex" if x.is_complex() else "integer" if x.dtype != torch.bool else "boolean"
+            raise TypeError(
+                f"input x has dtype {x.dtype} ({kind}); the model takes real floating-point fields: convert "
+                f"with x.float() (or x.double() for a float64 model)"
+                + ("; for complex fields pass real and imaginary parts as channels" if x.is_complex() else "")
+            )
+        if x.shape[0] == 0 or x[0].numel() == 0:
+            raise ValueError(
+                f"input x of shape {tuple(x.shape)} is empty; give at least one sample with points"
+            )
         if x.shape[1] != in_channels:
             raise ValueError(
                 f"input x has {x.shape[1]} channels (shape {tuple(x.shape)}); in_channels={in_channels} was "
@@ -88,6 +99,6 @@ class OperatorModel(nn.Module):
                 f"calling the model"
             )
         dtype = next(self.parameters()).dtype
-        if x.dtype != dtype and x.is_floating_point():
+        if x.dtype != dtype:
             x = x.to(dtype)
         return x

@@ -83,15 +83,61 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return payload
 
 
+def _build(spec: dict[str, Any], modes: dict[str, Any], path: Path) -> OperatorModel:
+    """The model ``spec`` describes, with its spectral layers set to the stored kept modes."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("kwargs"), dict) or "name" not in spec:
+        raise ValueError(f"{path}: the 'model' entry is damaged (expected a name and constructor arguments)")
+    try:
+        model = MODELS.create(spec["name"], **spec["kwargs"])
+        convs = dict(_spectral_convs(model))
+        for name, (n_modes, max_n_modes) in (modes or {}).items():
+            if name in convs:  # weights may have grown past the constructor's modes (refinement)
+                convs[name].n_modes = max_n_modes
+                convs[name].n_modes = n_modes
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{path}: cannot rebuild model {spec['name']!r} from its stored arguments ({exc}); the file is "
+            f"damaged or was written by an incompatible specops"
+        ) from exc
+    return model
+
+
+def _check_weights(skeleton: torch.nn.Module, weights: dict[str, torch.Tensor], path: Path) -> None:
+    """Compare the stored weights' names and shapes with the model the file describes (built without
+    memory, on the meta device) before anything of that size is allocated."""
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    problems = []
+    for key, shape in expected.items():
+        if key not in weights:
+            problems.append(f"{key} is missing")
+        elif not isinstance(weights[key], torch.Tensor):
+            problems.append(f"{key} is not a tensor")
+        elif tuple(weights[key].shape) != shape:
+            problems.append(f"{key} has shape {tuple(weights[key].shape)}, the model needs {shape}")
+    problems += [f"{key} is not a weight of the model" for key in weights if key not in expected]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ValueError(
+            f"{path}: the stored weights do not fit the model the file describes: {'; '.join(problems[:3])}"
+            f"{more}; the file is damaged or was edited: re-save the model with specops.save"
+        )
+
+
 def load(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> OperatorModel:
-    """Rebuild a model saved with ``specops.save`` (architecture, weights, kept modes)."""
+    """Rebuild a model saved with ``specops.save`` (architecture, weights, kept modes).
+
+    The network works in the units it was trained in: a model trained by ``specops train`` takes and
+    returns normalized fields. ``specops.load_predictor`` wraps it with the run's normalizers, for
+    physical inputs and outputs.
+    """
+    path = Path(path)
     payload = read_checkpoint(path)
-    spec = payload["model"]
-    model = MODELS.create(spec["name"], **spec["kwargs"])
-    convs = dict(_spectral_convs(model))
-    for name, (n_modes, max_n_modes) in payload.get("spectral_modes", {}).items():
-        if name in convs:  # weights may have grown past the constructor's modes (refinement)
-            convs[name].n_modes = max_n_modes
-            convs[name].n_modes = n_modes
-    model.load_state_dict(payload["state_dict"])
+    weights = payload.get("state_dict")
+    if not isinstance(weights, dict):
+        raise ValueError(f"{path}: the file holds no weights ('state_dict' is missing or damaged)")
+    with torch.device("meta"):
+        skeleton = _build(payload["model"], payload.get("spectral_modes", {}), path)
+    _check_weights(skeleton, weights, path)
+    model = _build(payload["model"], payload.get("spectral_modes", {}), path)
+    model.load_state_dict(weights)
     return model.to(map_location)

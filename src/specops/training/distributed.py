@@ -22,6 +22,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 from torch.utils.data.distributed import DistributedSampler
 
+from specops.device import resolve_device
+
 
 @dataclass(frozen=True)
 class DistributedContext:
@@ -69,13 +71,10 @@ def shutdown(ctx: DistributedContext) -> None:
 
 def device_for(ctx: DistributedContext, requested: str = "auto") -> torch.device:
     """``requested`` (``auto``, ``cpu``, ``cuda``, ``cuda:1`` ...); ``auto``/``cuda`` pick this rank's GPU."""
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise ValueError("train.device='cuda' but no CUDA device is available; use train.device=cpu or auto")
-    if requested == "cuda":
+    device = resolve_device(requested, what="train.device")
+    if device.type == "cuda" and device.index is None:
         return torch.device("cuda", ctx.local_rank if ctx.enabled else torch.cuda.current_device())
-    return torch.device(requested)
+    return device
 
 
 def wrap_model(model: nn.Module, ctx: DistributedContext, device: torch.device) -> nn.Module:
