@@ -19,6 +19,20 @@ def create_model(name: str, **kwargs) -> OperatorModel:
     return MODELS.create(name, **kwargs)
 
 
+def load_predictor(source, checkpoint: str | None = None, *, map_location="cpu"):
+    """A trained run's model with its normalizers: physical fields in, physical fields out.
+
+    ``source`` is a run directory written by ``specops train`` or one of its checkpoint files; see
+    ``specops.pipeline.load_predictor``.
+
+    >>> predictor = load_predictor("runs/darcy")
+    >>> u = predictor(a)  # a: (batch, C_in, *space) in the data's units, any resolution
+    """
+    from specops.pipeline import load_predictor as _load_predictor
+
+    return _load_predictor(source, checkpoint, map_location=map_location)
+
+
 def list_models() -> list[str]:
     """Names of the registered models and presets."""
     return MODELS.names()
@@ -38,5 +52,6 @@ __all__ = [
     "create_model",
     "list_models",
     "load",
+    "load_predictor",
     "save",
 ]

@@ -37,11 +37,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from specops import pipeline
     from specops.config import load_config
     from specops.training.distributed import init_distributed, shutdown
+    from specops.training.trainer import TrainingInterrupted
 
     cfg = load_config(args.config, _train_overrides(args))
     dist = init_distributed()  # one process unless launched by torchrun
     try:
-        out = pipeline.train(cfg, resume=args.resume, evaluate_after=not args.no_eval, dist=dist)
+        out = pipeline.train(
+            cfg, resume=args.resume, overwrite=args.overwrite, evaluate_after=not args.no_eval, dist=dist
+        )
+    except TrainingInterrupted as exc:
+        hint = f" (specops train ... --out {cfg.run_dir} --resume)" if exc.checkpoint is not None else ""
+        print(f"\nspecops train: {exc}{hint}", file=sys.stderr)
+        return 130
     finally:
         shutdown(dist)
     if not dist.is_main:
@@ -315,6 +322,9 @@ def _add_train_commands(sub) -> None:
     tr.add_argument("--device", help="cpu, cuda, cuda:1 or auto")
     tr.add_argument("--mode", choices=["operator", "autoregressive", "unrolled"])
     tr.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    tr.add_argument(
+        "--overwrite", action="store_true", help="replace the run in a non-empty --out (other files stay)"
+    )
     tr.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
     tr.set_defaults(func=_cmd_train)
     ev = sub.add_parser("evaluate", help="evaluate a trained run: errors, rollouts, speed, plots, report")

@@ -12,6 +12,7 @@ all the rest). Normalizers are fitted on the training split only.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -23,15 +24,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from specops.config import Config, ConfigError, adapt_to_data, config_from_dict
+from specops.config import Config, ConfigError, adapt_to_data, config_from_dict, dump_config
 from specops.data.datasets import OperatorDataset, TrajectoryDataset
 from specops.data.io import read_info
 from specops.data.normalization import Normalizer, fit_normalizers, make_normalizer
 from specops.evaluation.evaluate import run_evaluation
+from specops.evaluation.predictor import Predictor
 from specops.models.base import OperatorModel
 from specops.registry import MODELS
-from specops.training.checkpoint import config_from_checkpoint, normalizers_from_checkpoint
-from specops.training.trainer import Trainer
+from specops.training import rundir
+from specops.training.checkpoint import (
+    check_resumable,
+    config_from_checkpoint,
+    normalizers_from_checkpoint,
+)
+from specops.training.trainer import Trainer, seed_everything
 
 Dataset = OperatorDataset | TrajectoryDataset
 
@@ -143,6 +150,7 @@ def train(
     cfg: Config,
     *,
     resume: bool | str | os.PathLike = False,
+    overwrite: bool = False,
     evaluate_after: bool = True,
     solver_time: Callable[[tuple[int, ...]], float] | float | None = None,
     dist=None,
@@ -151,37 +159,58 @@ def train(
     """Train the configured model on ``cfg.data.path``, then evaluate it on the held-out test split and on
     ``cfg.data.test_paths`` (e.g. the same problem at other resolutions).
 
-    ``resume=True`` continues from ``run_dir/checkpoints/last.pt`` (a path names another checkpoint).
-    Returns ``{"run_dir", "fit": trainer summary, "evaluation": results or None, "notes"}``.
+    ``cfg.run_dir`` must be missing or empty for a new run; ``resume=True`` continues from
+    ``run_dir/checkpoints/last.pt`` (a path names another checkpoint of this run), ``overwrite=True``
+    replaces the run's files (``specops.training.rundir``). Everything is validated (configuration, data,
+    model, checkpoint) before anything is written; the run directory is locked while the run writes to it.
+    The model is built after seeding with ``train.seed``, so the same configuration trains to the same
+    weights. Returns ``{"run_dir", "fit": trainer summary, "evaluation": results or None, "notes"}``.
     """
-    if dist is not None and not dist.is_main:
+    is_main = dist is None or dist.is_main
+    if not is_main:
         log = _quiet  # one voice: rank 0 reports
+    run_dir = Path(cfg.run_dir)
+    if is_main:
+        rundir.check_run_dir(run_dir, resume=bool(resume), overwrite=overwrite)
     data = load_run_data(cfg)
+    seed_everything(cfg.train.seed)  # before the model draws its initial weights
     cfg, model, notes = build_model(cfg, data.train)
     n_train, n_val, n_test = (len(data.indices[k]) for k in ("train", "val", "test"))
     cfg = dataclasses.replace(
         cfg, data=dataclasses.replace(cfg.data, n_train=n_train, n_val=n_val, n_test=n_test)
     )
-    for note in notes:
-        log(f"note: {note}")
-    log(
-        f"training {cfg.model.name} ({model.n_parameters:,} parameters) on {n_train} samples of {cfg.data.path} "
-        f"({data.kind}, grid {tuple(data.train.spatial_shape)}); run directory {cfg.run_dir}"
-    )
+    checkpoint = None
+    if resume:
+        checkpoint = run_dir / rundir.LAST_CHECKPOINT if resume is True else Path(resume)
+        if not checkpoint.is_file():
+            raise FileNotFoundError(f"cannot resume: checkpoint {checkpoint} does not exist")
+        check_resumable(
+            checkpoint,
+            model,
+            batch_size=cfg.train.batch_size,
+            world_size=dist.world_size if dist is not None else 1,
+        )
     trainer = Trainer.from_config(
         model, cfg, x_normalizer=data.x_normalizer, y_normalizer=data.y_normalizer, dist=dist
     )
-    checkpoint = None
-    if resume:
-        checkpoint = Path(cfg.run_dir) / "checkpoints" / "last.pt" if resume is True else Path(resume)
-        if not checkpoint.is_file():
-            raise FileNotFoundError(f"cannot resume: checkpoint {checkpoint} does not exist")
-    start = time.perf_counter()
-    fit = trainer.fit(data.train, data.val, resume=checkpoint, num_workers=cfg.data.num_workers)
-    fit["train_seconds"] = time.perf_counter() - start
-    evaluation = None
-    if evaluate_after and (dist is None or dist.is_main) and (data.test is not None or cfg.data.test_paths):
-        evaluation = evaluate(cfg.run_dir, solver_time=solver_time, log=log)
+    with rundir.run_lock(run_dir) if is_main else contextlib.nullcontext():
+        if is_main:
+            rundir.remove_stale_temporaries(run_dir)
+            if overwrite:
+                rundir.clear_run(run_dir)
+            dump_config(cfg, run_dir / "config.yaml")
+        for note in notes:
+            log(f"note: {note}")
+        log(
+            f"training {cfg.model.name} ({model.n_parameters:,} parameters) on {n_train} samples of "
+            f"{cfg.data.path} ({data.kind}, grid {tuple(data.train.spatial_shape)}); run directory {run_dir}"
+        )
+        start = time.perf_counter()
+        fit = trainer.fit(data.train, data.val, resume=checkpoint, num_workers=cfg.data.num_workers)
+        fit["train_seconds"] = time.perf_counter() - start
+        evaluation = None
+        if evaluate_after and is_main and (data.test is not None or cfg.data.test_paths):
+            evaluation = evaluate(run_dir, solver_time=solver_time, log=log)
     return {"run_dir": cfg.run_dir, "fit": fit, "evaluation": evaluation, "notes": notes}
 
 
@@ -190,8 +219,24 @@ def _quiet(message: str) -> None:
 
 
 def _checkpoint_path(run_dir: Path, checkpoint: str | os.PathLike | None) -> Path:
+    """The checkpoint of ``run_dir`` to evaluate: ``best`` (else ``last``), a name, or a path inside
+    ``run_dir/checkpoints``; a checkpoint of another run is refused, since results are written into
+    ``run_dir`` and would be mistaken for its own."""
     if checkpoint is not None and Path(checkpoint).is_file():
-        return Path(checkpoint)
+        path = Path(checkpoint)
+        own = (run_dir / "checkpoints").resolve()
+        if path.resolve().parent != own:
+            other = path.resolve().parent.parent if path.resolve().parent.name == "checkpoints" else None
+            fix = (
+                f"evaluate that run instead: specops evaluate {other} --checkpoint {path.stem}"
+                if other is not None
+                else f"copy it into {run_dir / 'checkpoints'}/ first, or evaluate the run that wrote it"
+            )
+            raise ConfigError(
+                f"--checkpoint {path} is not a checkpoint of {run_dir}, whose results.json and report.md "
+                f"evaluate would overwrite; {fix}"
+            )
+        return path
     names = [checkpoint] if checkpoint else ["best", "last"]
     for name in names:
         path = run_dir / "checkpoints" / f"{name}.pt"
@@ -213,6 +258,27 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | None = None):
     cfg = config_from_dict(config_from_checkpoint(path))
     x_norm, y_norm = normalizers_from_checkpoint(path)
     return model, cfg, x_norm, y_norm
+
+
+def load_predictor(
+    source: str | os.PathLike, checkpoint: str | None = None, *, map_location: str | torch.device = "cpu"
+) -> Predictor:
+    """The trained model of a run as a :class:`~specops.evaluation.predictor.Predictor`: physical inputs
+    to physical outputs, at any resolution the network accepts, in eval mode.
+
+    ``source`` is a run directory (its ``best`` checkpoint, else ``last``, or ``checkpoint``) or a
+    checkpoint file.
+    """
+    import specops
+
+    source = Path(source)
+    path = source if source.is_file() else _checkpoint_path(source, checkpoint)
+    model = specops.load(path, map_location=map_location)
+    x_norm, y_norm = normalizers_from_checkpoint(path)
+    mode = (config_from_checkpoint(path).get("train") or {}).get("mode", "operator")
+    task = "operator" if mode == "operator" else "autoregressive"
+    predictor = Predictor(model, x_norm, y_norm, task=task).to(map_location)
+    return predictor.eval()
 
 
 def _test_sets(cfg: Config, paths: Sequence[str | os.PathLike], kind: str) -> list[Dataset]:
@@ -354,7 +420,16 @@ def solver_time_for(path: str | os.PathLike) -> Callable[[tuple[int, ...]], floa
     return seconds
 
 
-__all__ = ["RunData", "demo", "evaluate", "load_run", "load_run_data", "split_counts", "train"]
+__all__ = [
+    "RunData",
+    "demo",
+    "evaluate",
+    "load_predictor",
+    "load_run",
+    "load_run_data",
+    "split_counts",
+    "train",
+]
 
 
 def demo(

@@ -30,7 +30,7 @@ from torch import nn
 
 from specops.atomic import atomic_path
 from specops.models.base import OperatorModel
-from specops.models.serialization import read_checkpoint, save
+from specops.models.serialization import model_spec, read_checkpoint, save
 
 LAST = "last.pt"
 BEST = "best.pt"
@@ -132,6 +132,36 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(
             f"{path} is a specops model file without training state (saved with specops.save, not by the "
             f"trainer); it can be loaded with specops.load but not resumed"
+        )
+    return payload
+
+
+def check_resumable(
+    path: str | os.PathLike, model: OperatorModel, *, batch_size: int, world_size: int
+) -> dict[str, Any]:
+    """The payload of ``path`` if the run it belongs to can continue with ``model`` on ``world_size``
+    processes of ``batch_size`` samples; otherwise a ``ValueError`` naming every difference."""
+    payload = load_checkpoint(path)
+    saved, now = payload["model"], model_spec(model)
+    diffs = []
+    if saved["name"] != now["name"]:
+        diffs.append(f"model {saved['name']!r} in the checkpoint, {now['name']!r} now")
+    else:
+        for key in sorted(set(saved["kwargs"]) | set(now["kwargs"])):
+            before, after = saved["kwargs"].get(key), now["kwargs"].get(key)
+            if before != after:
+                diffs.append(f"{key}={before!r} in the checkpoint, {after!r} now")
+    if diffs:
+        raise ValueError(
+            f"cannot resume from {path}: its model differs from this command's ({'; '.join(diffs)}); give "
+            f"the run's own settings again (its config.yaml) or start a new run with another --out"
+        )
+    state = payload["extra"]["training"]
+    if state.get("batch_size") != batch_size or state.get("world_size") != world_size:
+        raise ValueError(
+            f"cannot resume from {path}: it was written with batch_size={state.get('batch_size')} on "
+            f"{state.get('world_size')} process(es), this run has batch_size={batch_size} on {world_size}: "
+            f"resume with the same batch size and process count (or start a new run from its weights)"
         )
     return payload
 

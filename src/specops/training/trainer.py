@@ -5,8 +5,9 @@ autocast (optional) compute the task's loss; backward (scaled for fp16); clip th
 (optional); step the optimizer and the per-step learning-rate schedule; update the weight average
 (optional). After each epoch (every ``eval_every``): validate on decoded predictions, keep ``best.pt``,
 count evaluations without improvement for early stopping. ``last.pt`` is written every
-``checkpoint_every`` steps and at every evaluation; an interrupt (Ctrl-C) between steps writes it too, and
-``fit(..., resume=path)`` continues exactly where it stopped.
+``checkpoint_every`` steps and at every evaluation. Ctrl-C lets the current step finish, writes it and
+raises ``TrainingInterrupted`` (a second Ctrl-C stops at once); ``fit(..., resume=path)`` continues
+exactly where it stopped.
 
 What a batch means is the task's business (``specops.training.tasks``).
 """
@@ -17,6 +18,9 @@ import contextlib
 import math
 import os
 import random
+import signal
+import statistics
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from specops.config import Config, TrainConfig, config_to_dict, dump_config
+from specops.config import Config, TrainConfig, config_to_dict
 from specops.metrics import relative_l2
 from specops.models.base import OperatorModel
 from specops.training import distributed as ddp
@@ -34,8 +38,8 @@ from specops.training.checkpoint import (
     BEST,
     LAST,
     capture_rng_state,
+    check_resumable,
     copy_checkpoint,
-    load_checkpoint,
     restore_rng_state,
     save_checkpoint,
 )
@@ -71,6 +75,15 @@ def _unpack(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _identity(t: torch.Tensor) -> torch.Tensor:
     return t
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run after a whole step; ``checkpoint`` (None without a run directory) continues it."""
+
+    def __init__(self, step: int, checkpoint: Path | None) -> None:
+        where = f"; checkpoint {checkpoint}: resume to continue" if checkpoint is not None else ""
+        super().__init__(f"interrupted at step {step}{where}")
+        self.step, self.checkpoint = step, checkpoint
 
 
 class Trainer:
@@ -155,6 +168,8 @@ class Trainer:
         self.stopped_early = False
         self._pending: list[torch.Tensor] = []
         self._in_step = False
+        self._stop_requested = False
+        self._last_epoch_mean = math.nan
 
     @classmethod
     def from_config(
@@ -166,14 +181,11 @@ class Trainer:
         y_normalizer: nn.Module | None = None,
         dist: ddp.DistributedContext | None = None,
     ) -> Trainer:
-        """Build the optimizer, schedule, loss and task that ``cfg`` names, and save ``cfg`` as
-        ``run_dir/config.yaml`` (it also goes into every checkpoint).
+        """Build the optimizer, schedule, loss and task that ``cfg`` names; ``cfg`` goes into every
+        checkpoint (``specops.pipeline.train`` also writes it to ``run_dir/config.yaml``).
 
         ``cfg`` should already be adapted to the data (``specops.config.adapt_to_data``).
         """
-        dist = dist or ddp.DistributedContext()
-        if dist.is_main:
-            dump_config(cfg, Path(cfg.run_dir) / "config.yaml")
         return cls(
             model,
             build_loss(cfg.train.loss),
@@ -337,17 +349,10 @@ class Trainer:
     def load(self, path: str | os.PathLike) -> None:
         """Restore everything from a checkpoint: weights, optimizer, schedule, scaler, EMA, normalizers,
         random generators and the position in the data."""
-        payload = load_checkpoint(path)
+        payload = check_resumable(
+            path, self.model, batch_size=self.options.batch_size, world_size=self.dist.world_size
+        )
         state = payload["extra"]["training"]
-        if (
-            state.get("batch_size") != self.options.batch_size
-            or state.get("world_size") != self.dist.world_size
-        ):
-            raise ValueError(
-                f"{path} was written with batch_size={state.get('batch_size')} on {state.get('world_size')} "
-                f"process(es), this run has batch_size={self.options.batch_size} on {self.dist.world_size}: "
-                f"resume with the same batch size and process count (or start a new run from its weights)"
-            )
         weights = state.get("raw_model") or payload["state_dict"]
         self.model.load_state_dict(weights)
         self.optimizer.load_state_dict(state["optimizer"])
@@ -431,6 +436,8 @@ class Trainer:
         over the last epoch) and the paths of the checkpoints.
         """
         opts = self.options
+        for data in (train_data, val_data):
+            self._check_single_normalization(data)
         map_style = isinstance(train_data, Dataset) and not isinstance(train_data, IterableDataset)
         if map_style:
             if len(train_data) == 0:
@@ -462,50 +469,55 @@ class Trainer:
             tensorboard=opts.tensorboard,
             initial_step=self.step,
         )
-        epoch_losses: list[torch.Tensor] = []
         evaluated_at = self.step if resume is not None else -1
         try:
-            while self.step < total and not self.stopped_early:
-                if sampler is not None:
-                    sampler.set_epoch(self.epoch, start=self.position * opts.batch_size)
-                    loader.generator.manual_seed(opts.seed * 1_000_003 + self.epoch)
-                epoch_losses, cut = [], False
-                for batch in loader:
-                    self._in_step = True
-                    loss = self.train_step(batch)
-                    self.step += 1
-                    self.position += 1
-                    self._pending.append(loss)
-                    self._in_step = False
-                    epoch_losses.append(loss)
-                    if self.step % opts.log_every == 0 or self.step == total:
-                        self._flush()  # the only host-device sync of the loop, every log_every steps
-                        lr = self.optimizer.param_groups[0]["lr"]
-                        done = self.epoch + (self.position / steps_per_epoch if steps_per_epoch else 0.0)
-                        logger.log(self.step, epoch=round(done, 4), train_loss=self.history[-1], lr=lr)
-                        logger.progress(0, loss=self.history[-1], lr=lr)
-                    logger.progress(1)
-                    if opts.checkpoint_every and self.step % opts.checkpoint_every == 0:
-                        self.save()
-                    if callback is not None:
-                        callback(self, float(loss))
-                    if self.step >= total:
-                        cut = steps_per_epoch is None or self.position < steps_per_epoch
-                        break
-                if not cut:  # the epoch ran to its end
-                    if not epoch_losses and sampler is None:
-                        raise ValueError(f"the training data gave no batch in epoch {self.epoch}")
-                    self.epoch += 1
-                    self.position = 0
-                    if epoch_losses:
-                        mean = torch.stack(epoch_losses).mean().item()
-                        logger.log(self.step, epoch=self.epoch, epoch_train_loss=mean)
-                    if self.epoch % opts.eval_every == 0:
-                        self._evaluate_and_checkpoint(val_data, logger)
-                        evaluated_at = self.step
-            if evaluated_at != self.step:
-                self._evaluate_and_checkpoint(val_data, logger)
-        except KeyboardInterrupt:
+            with self._interrupt_guard():
+                while self.step < total and not self.stopped_early:
+                    if sampler is not None:
+                        sampler.set_epoch(self.epoch, start=self.position * opts.batch_size)
+                        loader.generator.manual_seed(opts.seed * 1_000_003 + self.epoch)
+                    steps_before, cut = self.step, False
+                    for batch in loader:
+                        self._in_step = True
+                        loss = self.train_step(batch)
+                        self.step += 1
+                        self.position += 1
+                        self._pending.append(loss)
+                        self._in_step = False
+                        if self.step % opts.log_every == 0 or self.step == total:
+                            self._flush()  # losses reach the host every log_every steps, not every step
+                            lr = self.optimizer.param_groups[0]["lr"]
+                            done = self.epoch + (self.position / steps_per_epoch if steps_per_epoch else 0.0)
+                            logger.log(self.step, epoch=round(done, 4), train_loss=self.history[-1], lr=lr)
+                            logger.progress(0, loss=self.history[-1], lr=lr)
+                        logger.progress(1)
+                        if opts.checkpoint_every and self.step % opts.checkpoint_every == 0:
+                            self.save()
+                        if callback is not None:
+                            callback(self, float(loss))
+                        self._stop_if_asked()
+                        if self.step >= total:
+                            cut = steps_per_epoch is None or self.position < steps_per_epoch
+                            break
+                    if not cut:  # the epoch ran to its end
+                        if self.step == steps_before and sampler is None:
+                            raise ValueError(f"the training data gave no batch in epoch {self.epoch}")
+                        mean = self._epoch_mean()
+                        self.epoch += 1
+                        self.position = 0
+                        if math.isfinite(mean):
+                            self._last_epoch_mean = mean
+                            logger.log(self.step, epoch=self.epoch, epoch_train_loss=mean)
+                        if self.epoch % opts.eval_every == 0:
+                            self._evaluate_and_checkpoint(val_data, logger)
+                            evaluated_at = self.step
+                        self._stop_if_asked()
+                if evaluated_at != self.step:
+                    self._evaluate_and_checkpoint(val_data, logger)
+                self._stop_if_asked()
+        except TrainingInterrupted:
+            raise  # saved by _stop_if_asked
+        except KeyboardInterrupt:  # raised directly (a second Ctrl-C, or by user code)
             if not self._in_step and self.run_dir is not None:
                 path = self.save()
                 logger.message(f"interrupted at step {self.step}; resume with resume={path}")
@@ -515,16 +527,67 @@ class Trainer:
         self._flush()
         ddp.barrier(self.dist)
         ckpt = self._checkpoint_dir()
-        mean = torch.stack(epoch_losses).mean().item() if epoch_losses else math.nan
         return {
             "step": self.step,
             "epoch": self.epoch,
-            "train_loss": mean,
+            "train_loss": self._epoch_mean() if self.position else self._last_epoch_mean,
             "best_val_rel_l2": self.best if math.isfinite(self.best) else None,
             "stopped_early": self.stopped_early,
             "last": str(ckpt / LAST) if self.run_dir else None,
             "best": str(ckpt / BEST) if self.run_dir and (ckpt / BEST).exists() else None,
         }
+
+    def _check_single_normalization(self, data: Any) -> None:
+        """Refuse to encode twice: a dataset whose items are already normalized (as ``load_splits`` makes
+        them) with normalizers given to this Trainer as well."""
+
+        def active(norm: Any) -> bool:
+            return norm is not None and getattr(norm, "kind", None) != "none"
+
+        inner = getattr(data, "dataset", data)  # through torch.utils.data.Subset
+        in_data = [n for n in ("x_normalizer", "y_normalizer") if active(getattr(inner, n, None))]
+        if in_data and (active(self.x_normalizer) or active(self.y_normalizer)):
+            raise ValueError(
+                f"the dataset already normalizes its items ({' and '.join(in_data)} set, as load_splits "
+                f"does) and the Trainer has normalizers too, so fields would be encoded twice; give the "
+                f"normalizers to one of them (raw datasets and Trainer(x_normalizer=..., "
+                f"y_normalizer=...) is what specops train does)"
+            )
+
+    def _epoch_mean(self) -> float:
+        """Mean training loss of the current epoch's steps, those before a resume included (the last
+        ``position`` entries of the loss history, which checkpoints keep)."""
+        self._flush()
+        if not self.position:
+            return math.nan
+        return statistics.fmean(self.history[-self.position :])
+
+    @contextlib.contextmanager
+    def _interrupt_guard(self):
+        """While training, a first Ctrl-C asks the loop to stop after the current step (it saves, then
+        raises ``TrainingInterrupted``); a second one interrupts at once. Only in the main thread of a
+        single-process run: processes of a distributed run would stop at different steps."""
+        if self.dist.enabled or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def ask_to_stop(signum, frame):
+            self._stop_requested = True
+            signal.signal(signal.SIGINT, previous)
+
+        self._stop_requested = False
+        signal.signal(signal.SIGINT, ask_to_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _stop_if_asked(self) -> None:
+        if self._stop_requested:
+            self._stop_requested = False
+            path = self.save() if self.run_dir is not None else None
+            raise TrainingInterrupted(self.step, path)
 
     def _evaluate_and_checkpoint(self, val_data, logger: RunLogger) -> bool:
         improved = False

@@ -1,0 +1,73 @@
+"""A trained network with its normalizers: physical fields in, physical fields out, at any resolution.
+
+``specops train`` fits its networks on normalized fields (``encode(x) -> net -> decode``). A network
+loaded alone (``specops.load``) therefore expects and returns normalized units; :class:`Predictor` carries
+the normalizers with it, so that ``predictor(a)`` is the solution operator in the data's own units.
+``specops.load_predictor(run_dir_or_checkpoint)`` builds one from a run.
+
+Operator runs map ``(batch, C_in, *space) -> (batch, C_out, *space)``. Time-stepping runs map a history
+``(batch, k, C, *space)`` to the next ``(batch, m, C, *space)`` states, and :meth:`Predictor.rollout`
+repeats that. Normalizers act per channel, so any grid the network accepts works.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from specops.evaluation.rollout import autoregressive_step, rollout
+
+Task = Literal["operator", "autoregressive"]
+
+
+class Predictor(nn.Module):
+    """``decode(net(encode(x)))``: the network of a run between its input and output normalizers.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network, working in normalized units.
+    x_normalizer, y_normalizer : modules with ``encode``/``decode``, optional
+        Input and output normalizers fitted in training (None: the network works in physical units).
+    task : ``"operator"`` or ``"autoregressive"``
+        Whether ``x`` is an input field or a history window of states.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        x_normalizer: nn.Module | None = None,
+        y_normalizer: nn.Module | None = None,
+        *,
+        task: Task = "operator",
+    ) -> None:
+        super().__init__()
+        if task not in ("operator", "autoregressive"):
+            raise ValueError(f"task={task!r} is not one of 'operator', 'autoregressive'")
+        self.model = model
+        self.x_normalizer = x_normalizer
+        self.y_normalizer = y_normalizer
+        self.task = task
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.x_normalizer.encode(x) if self.x_normalizer is not None else x
+
+    def decode(self, y: torch.Tensor) -> torch.Tensor:
+        return self.y_normalizer.decode(y) if self.y_normalizer is not None else y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Physical ``x`` -> physical prediction (an output field, or the next states of a history)."""
+        if self.task == "operator":
+            return self.decode(self.model(self.encode(x)))
+        return self.decode(autoregressive_step(self.model, self.encode(x)))
+
+    def rollout(self, x0: torch.Tensor, n_states: int) -> torch.Tensor:
+        """``n_states`` future states ``(batch, n_states, C, *space)`` from a history ``x0`` (physical
+        units, no gradients); see ``specops.evaluation.rollout``."""
+        if self.task != "autoregressive":
+            raise ValueError("rollout needs a time-stepping run (train.mode autoregressive or unrolled)")
+        return rollout(
+            self.model, x0, n_states, x_normalizer=self.x_normalizer, y_normalizer=self.y_normalizer
+        )
