@@ -1,7 +1,12 @@
 """Settings for the whole suite."""
 
+import os
+
 import pytest
 import torch
+
+# CLI commands run in-process pick their thread count like a user's would; the suite wants one.
+os.environ["SPECOPS_THREADS"] = "1"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,3 +21,32 @@ def test_unknown_devices_name_the_setting_and_the_choices(name):
 def test_cuda_without_a_gpu_says_so():
     with pytest.raises(ValueError, match=r"--device='cuda': no CUDA device is available.*--device=cpu"):
         resolve_device("cuda", what="--device")
+
+
+def test_threads_auto_leaves_busy_cores_alone(monkeypatch):
+    from specops import device
+
+    monkeypatch.delenv("SPECOPS_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(device, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(device.os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert device.choose_threads("auto") == 2
+    monkeypatch.setattr(device.os, "getloadavg", lambda: (1.2, 0.0, 0.0))  # another process on one core
+    assert device.choose_threads("auto") == 1
+    monkeypatch.setattr(device.os, "getloadavg", lambda: (7.0, 0.0, 0.0))
+    assert device.choose_threads("auto") == 1
+    assert device.choose_threads("3") == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert device.choose_threads("auto") == 4
+    with pytest.raises(ValueError, match="positive integer or 'auto'"):
+        device.choose_threads("many")
+
+
+def test_cli_threads_apply_to_the_command_only():
+    from specops import cli
+
+    assert cli.build_parser().parse_args(["train", "--threads", "2"]).threads == "2"
+    before = torch.get_num_threads()
+    with cli._threads("2"):
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 
@@ -239,7 +240,11 @@ def _add_data_commands(sub) -> None:
     from specops.data.convert import FORMATS
 
     compress = {"choices": ["gzip", "lzf"], "default": None, "help": "compress fields (default: none)"}
-    gen = sub.add_parser("generate", help="generate a dataset with a built-in solver (resumable, shardable)")
+    gen = sub.add_parser(
+        "generate",
+        parents=[_threads_option()],
+        help="generate a dataset with a built-in solver (resumable, shardable)",
+    )
     gen.add_argument("pde", help="problem name (see `specops list`)")
     gen.add_argument("--samples", type=int, required=True, help="samples in the whole dataset")
     gen.add_argument("--resolution", type=int, default=None, help="grid points per axis")
@@ -285,13 +290,29 @@ def _add_data_commands(sub) -> None:
     merge.set_defaults(func=_cmd_merge)
 
 
+def _threads_option() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--threads",
+        default="auto",
+        metavar="N",
+        help="torch threads (default auto: the cores other processes leave idle; SPECOPS_THREADS or "
+        "OMP_NUM_THREADS override it)",
+    )
+    return parent
+
+
 def build_parser() -> argparse.ArgumentParser:
     from specops import __version__
 
     parser = argparse.ArgumentParser(prog="specops", description="Spectral neural operators for PDEs.")
     parser.add_argument("--version", action="version", version=f"specops {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="train and evaluate an FNO on an embedded problem (minutes on a CPU)")
+    demo = sub.add_parser(
+        "demo",
+        parents=[_threads_option()],
+        help="train and evaluate an FNO on an embedded problem (minutes on a CPU)",
+    )
     demo.add_argument(
         "--out", default="specops-demo", help="directory for data and run (default specops-demo)"
     )
@@ -305,7 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_train_commands(sub) -> None:
-    tr = sub.add_parser("train", help="train a model on a dataset file, then evaluate it")
+    tr = sub.add_parser(
+        "train", parents=[_threads_option()], help="train a model on a dataset file, then evaluate it"
+    )
     tr.add_argument("--data", help="training data (.h5 from `specops generate` or `specops convert`)")
     tr.add_argument("--model", help="model or preset name (see `specops list`; default fno)")
     tr.add_argument("--config", help="YAML configuration (sections model, data, optim, train, eval)")
@@ -327,7 +350,11 @@ def _add_train_commands(sub) -> None:
     )
     tr.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
     tr.set_defaults(func=_cmd_train)
-    ev = sub.add_parser("evaluate", help="evaluate a trained run: errors, rollouts, speed, plots, report")
+    ev = sub.add_parser(
+        "evaluate",
+        parents=[_threads_option()],
+        help="evaluate a trained run: errors, rollouts, speed, plots, report",
+    )
     ev.add_argument("run", help="run directory written by `specops train`")
     ev.add_argument("--data", action="append", default=[], metavar="FILE", help="test data (repeatable)")
     ev.add_argument("--json", help="also write the results to this JSON file")
@@ -343,10 +370,30 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.func(args)
+        with _threads(getattr(args, "threads", None)):
+            return args.func(args)
     except (ValueError, FileNotFoundError, OSError, KeyError, TypeError) as exc:
         print(f"specops {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+@contextlib.contextmanager
+def _threads(requested: str | None):
+    """Run a command with the torch thread count ``--threads`` asks for (``auto``: see
+    ``specops.device.choose_threads``), restoring the caller's afterwards."""
+    if requested is None:  # a command that computes nothing
+        yield
+        return
+    import torch
+
+    from specops.device import choose_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(choose_threads(requested))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 if __name__ == "__main__":
