@@ -140,6 +140,22 @@ def test_gradient_at_an_exact_fit_is_zero_not_nan(loss):
 
 
 @pytest.mark.parametrize("loss", _ALL_LOSSES)
+def test_non_finite_predictions_still_give_non_finite_losses(loss):
+    # the guard is for exact zeros only: a diverged model must not look like a perfect fit
+    target = torch.randn(2, 1, 12, 10, dtype=torch.float64)
+    for bad in (float("nan"), float("inf")):
+        pred = target.clone()
+        pred[0, 0, 2, 3] = bad
+        value = loss.__class__(**{**_kwargs(loss), "reduction": "none"})(pred, target)
+        assert not math.isfinite(value[0].item()) and math.isfinite(value[1].item())
+
+
+def _kwargs(loss) -> dict:
+    keys = ("relative", "lengths", "p", "s", "alpha")
+    return {k: getattr(loss, k) for k in keys if hasattr(loss, k)}
+
+
+@pytest.mark.parametrize("loss", _ALL_LOSSES)
 def test_an_optimizer_step_on_an_exactly_fitted_sample_keeps_the_weights_finite(loss):
     torch.manual_seed(0)
     model = torch.nn.Conv2d(2, 2, 3, padding=1, dtype=torch.float64)

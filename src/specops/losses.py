@@ -55,9 +55,9 @@ def safe_root(total: torch.Tensor, p: float) -> torch.Tensor:
     Away from zero the value and gradient are those of ``total.pow(1 / p)``, bit for bit. The inner
     ``where`` keeps the zeros out of ``pow`` so that its backward never evaluates ``0^(1/p - 1)``.
     """
-    positive = total > 0
-    safe = torch.where(positive, total, torch.ones_like(total))
-    return torch.where(positive, safe.pow(1.0 / p), torch.zeros_like(total))
+    zero = total == 0  # NaN and inf are not zero: they propagate, so divergence stays visible
+    safe = torch.where(zero, torch.ones_like(total), total)
+    return torch.where(zero, torch.zeros_like(total), safe.pow(1.0 / p))
 
 
 def _safe_abs_pow(u: torch.Tensor, p: float) -> torch.Tensor:
@@ -65,8 +65,8 @@ def _safe_abs_pow(u: torch.Tensor, p: float) -> torch.Tensor:
     a = u.abs()
     if p >= 1.0:
         return a.pow(p)
-    nonzero = a > 0
-    return torch.where(nonzero, torch.where(nonzero, a, torch.ones_like(a)).pow(p), torch.zeros_like(a))
+    zero = a == 0
+    return torch.where(zero, torch.zeros_like(a), torch.where(zero, torch.ones_like(a), a).pow(p))
 
 
 class _Loss(nn.Module):
