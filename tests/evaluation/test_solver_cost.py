@@ -67,7 +67,7 @@ def test_the_test_grid_run_reproduces_data_solved_on_that_grid():
         "reaches": True,
     }
     # larger steps were tried first, on every grid; none reached 1e-9
-    assert {r["dt"] for r in result["tried"]} == {2e-3, 4e-3, 8e-3, 1.6e-2}
+    assert [r["dt"] for r in result["tried"][:: len(result["tried"]) // 4]] == [1.6e-2, 8e-3, 4e-3, 2e-3]
 
 
 def test_spectral_resampling_is_exact_for_band_limited_fields():

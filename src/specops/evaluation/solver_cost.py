@@ -18,9 +18,10 @@ How a run is made:
   (modes ``|k| < m / 2``), integrated with the problem's equation and stepper at ``dt * factor``, and
   interpolated spectrally (zero padding) back to the test grid.
 
-For each time step, grids are tried from coarse to fine, stopping at the first that reaches the target (a
-finer grid at the same step only costs more); a run that blows up does not reach it. The cheapest run is
-the one with the least measured time among those that reach it. Why not regenerate from the seeds: the
+Time steps are tried from the largest down; for each, grids from coarse to fine, stopping at the first that
+reaches the target (a finer grid at the same step only costs more, and so does the same or a finer grid at
+a smaller step, so smaller steps only try coarser grids than that); a run that blows up does not reach it.
+The cheapest run is the one with the least measured time among those that reach it. Why not regenerate from the seeds: the
 samplers are not grid-consistent (a GRF's noise, and a cosine field's default mode count, depend on the
 grid), so the same seed on another grid is another sample.
 
@@ -180,9 +181,10 @@ def equal_accuracy(
     k = inputs.shape[0]
     tried: list[dict[str, Any]] = []
     spent = 0.0
+    ceiling = len(grids)  # a grid this fine already reached the target with a larger step: finer costs more
     for factor in runner.dt_factors():
         dt = None if factor is None else factor * problem.dt
-        for m in grids:
+        for index, m in enumerate(grids[:ceiling]):
             if spent > budget_s:
                 break
             start = time.perf_counter()
@@ -202,6 +204,7 @@ def equal_accuracy(
             }
             tried.append(run)
             if run["reaches"]:
+                ceiling = index
                 break  # finer grids at this step cost more
     exhausted = spent > budget_s
     reaching = [r for r in tried if r["reaches"]]
