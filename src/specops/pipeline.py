@@ -317,16 +317,16 @@ def evaluate(
         lengths = {name: domain_lengths(ds.path, ds.ndim) for name, ds in zip(names, sets)}
         k = cfg.eval.solver_cost_samples
         cost = {name: equal_accuracy_for(ds.path, ds.indices, n_samples=k) for name, ds in zip(names, sets)}
-        times: dict[str, float | None] = {}
+        solver_s: dict[str, float | None] = {}
         for name, ds in zip(names, sets):
             timer = solver_time_for(ds.path) if solver_time is None else None
-            times[name] = timer(tuple(ds.spatial_shape)) if timer is not None else None
+            solver_s[name] = timer(tuple(ds.spatial_shape)) if timer is not None else None
         extra = _regenerated_sets(cfg, log) if cfg.eval.resolutions else {}
         for name, (x, y, problem) in extra.items():
             datasets[name], lengths[name] = (x, y), domain_lengths(cfg.data.path, x.dim() - 2)
             cost[name] = equal_accuracy_fn(problem, x, y, n_samples=k) if k > 0 else None
             timer = solver_time_for(cfg.data.path) if solver_time is None else None
-            times[name] = timer(tuple(y.shape[2:])) if timer is not None else None
+            solver_s[name] = timer(tuple(y.shape[2:])) if timer is not None else None
         results = run_evaluation(
             model,
             run_dir,
@@ -336,7 +336,7 @@ def evaluate(
             field_names=sets[0].fields_y,
             input_names=sets[0].fields_x,
             train_resolution=train_shape,
-            solver_time=times if solver_time is None else solver_time,
+            solver_time=solver_s if solver_time is None else solver_time,
             solver_cost=cost,
             periodic=_periodic(paths[0]),
             lengths=lengths,
