@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -19,13 +20,23 @@ def test_demo_quick_runs_the_whole_job(tmp_path, capsys):
         if "(training resolution)" in line or "(zero-shot" in line:
             res, _, rest = line.strip().partition(" ")
             errors[res] = float(rest.split(":")[1].split(";")[0])
-    assert set(errors) == {"32x32", "63x63"}, out
+    assert set(errors) == {"darcy_32@32x32", "darcy_63@63x63"}, out
     # eight epochs on 160 samples already learn most of the Darcy map, at both grids
-    assert errors["32x32"] < 0.2 and errors["63x63"] < 0.3, out
+    assert errors["darcy_32@32x32"] < 0.2 and errors["darcy_63@63x63"] < 0.3, out
     run = tmp_path / "run"
     assert (run / "report.md").is_file() and (run / "results.json").is_file()
     assert any((run / "figures").glob("*.png"))
-    assert "solver" in out  # the speed comparison against the built-in solver is reported
+    # both comparisons with the built-in solver are reported, and a slower model is called slower
+    timing = json.loads((run / "results.json").read_text())["operator"]["timing"]
+    for name, t in timing.items():
+        eq = t["solver_equal_accuracy"]
+        assert eq["n_samples"] == 8 and eq["tried"], t
+        if t["speedup"] < 1:
+            assert f"{name}: the solver is faster than the model here" in out, out
+        if eq["reached"] and t["speedup_equal_accuracy"] < 1:
+            assert f"{name}: at equal accuracy the solver is faster than the model here" in out, out
+        if eq["reached"]:
+            assert eq["setting"]["rel_l2"] <= eq["target_rel_l2"]
 
 
 def test_console_script_reports_errors_without_traceback():

@@ -105,3 +105,77 @@ def test_losses_backpropagate():
     for loss in (LpLoss(), SobolevLoss(s=1), SobolevLoss(s=-1, alpha=0.1), H1FDLoss()):
         (g,) = torch.autograd.grad(loss(a, b), a)
         assert torch.isfinite(g).all() and g.abs().sum() > 0
+
+
+_ALL_LOSSES = [
+    pytest.param(LpLoss(), id="l2-relative"),
+    pytest.param(LpLoss(relative=False), id="l2-absolute"),
+    pytest.param(LpLoss(p=1.5), id="l1.5-relative"),
+    pytest.param(LpLoss(p=0.5, relative=False), id="l0.5-absolute"),
+    pytest.param(LpLoss(p=3, relative=False), id="l3-absolute"),
+    pytest.param(SobolevLoss(s=1), id="h1"),
+    pytest.param(SobolevLoss(s=-1, alpha=0.1, relative=False), id="h-1-absolute"),
+    pytest.param(H1FDLoss(), id="h1-fd"),
+    pytest.param(H1FDLoss(relative=False), id="h1-fd-absolute"),
+]
+
+
+@pytest.mark.parametrize("loss", _ALL_LOSSES)
+def test_gradient_at_an_exact_fit_is_zero_not_nan(loss):
+    # ||e|| is not differentiable at e = 0; 0 is a subgradient (the minimum), the root's inf * 0 is NaN
+    target = torch.randn(3, 2, 12, 10, dtype=torch.float64)
+    pred = target.clone().requires_grad_(True)
+    target.requires_grad_(True)
+    value = loss(pred, target)
+    g_pred, g_target = torch.autograd.grad(value, (pred, target))
+    assert value.item() == 0.0
+    assert torch.equal(g_pred, torch.zeros_like(g_pred)) and torch.equal(g_target, torch.zeros_like(g_target))
+    # one sample fitted exactly, the other not: the fitted one gets a zero gradient, the rest stays finite
+    pred = target.detach().clone()
+    pred[1:] += 0.1 * torch.randn_like(pred[1:])
+    pred[1, 0, 3, 4] = target[1, 0, 3, 4]  # one exact point: |e|^p for p < 1 has an infinite slope there
+    pred.requires_grad_(True)
+    (g,) = torch.autograd.grad(loss(pred, target.detach()), pred)
+    assert torch.isfinite(g).all() and torch.equal(g[0], torch.zeros_like(g[0])) and g[1:].abs().sum() > 0
+
+
+@pytest.mark.parametrize("loss", _ALL_LOSSES)
+def test_non_finite_predictions_still_give_non_finite_losses(loss):
+    # the guard is for exact zeros only: a diverged model must not look like a perfect fit
+    target = torch.randn(2, 1, 12, 10, dtype=torch.float64)
+    for bad in (float("nan"), float("inf")):
+        pred = target.clone()
+        pred[0, 0, 2, 3] = bad
+        value = loss.__class__(**{**_kwargs(loss), "reduction": "none"})(pred, target)
+        assert not math.isfinite(value[0].item()) and math.isfinite(value[1].item())
+
+
+def _kwargs(loss) -> dict:
+    keys = ("relative", "lengths", "p", "s", "alpha")
+    return {k: getattr(loss, k) for k in keys if hasattr(loss, k)}
+
+
+@pytest.mark.parametrize("loss", _ALL_LOSSES)
+def test_an_optimizer_step_on_an_exactly_fitted_sample_keeps_the_weights_finite(loss):
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(2, 2, 3, padding=1, dtype=torch.float64)
+    x = torch.randn(2, 2, 12, 10, dtype=torch.float64)
+    with torch.no_grad():
+        target = model(x)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    opt.zero_grad()
+    loss(model(x), target).backward()
+    opt.step()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_values_away_from_zero_match_the_plain_formulas():
+    a, b = torch.randn(3, 2, 12, 10, dtype=torch.float64), torch.randn(3, 2, 12, 10, dtype=torch.float64)
+    for p in (0.5, 1.0, 2.0, 3.0):
+        expected = ((a - b).abs().pow(p).reshape(3, -1).sum(-1) * (1 / 120)).pow(1 / p)
+        got = LpLoss(p=p, relative=False, reduction="none")(a, b)
+        assert_close(got, expected, rtol=1e-13, atol=0, what=f"p={p}")
+    from specops.spectral.norms import sobolev_norm
+
+    expected = sobolev_norm(a - b, 1.0, 2, squared=True).sum(-1).sqrt()
+    assert_close(SobolevLoss(reduction="none", relative=False)(a, b), expected, rtol=1e-13, atol=0)

@@ -65,9 +65,9 @@ def test_train_then_evaluate_end_to_end(heat_files, tmp_path, capsys):
     results = json.loads((tmp_path / "r.json").read_text())["operator"]
     errors = results["rel_l2"]["u"]
     # the heat operator is smooth and linear: a short training gets within a few percent, at both grids
-    assert errors["16x16"] < 0.1 and errors["32x32"] < 0.15, errors
+    assert errors["heat16@16x16"] < 0.1 and errors["heat32@32x32"] < 0.15, errors
     assert results["train_resolution"] == "16x16"
-    assert results["n_samples"]["16x16"] == 4  # the held-out tenth of 48 samples, never trained on
+    assert results["n_samples"]["heat16@16x16"] == 4  # the held-out tenth of 48 samples, never trained on
 
 
 def test_autoregressive_training_on_trajectories(heat_files, tmp_path, capsys):

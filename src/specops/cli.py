@@ -75,20 +75,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _results_table(results: dict) -> str:
-    """rel. L2 per field and resolution (and speed-up), or the rollout summary, as text."""
+    """rel. L2 per field and test set (with its grid, and speed-ups against the solver), or the rollout
+    summary, as text; then a sentence per comparison saying plainly which is faster."""
+    from specops.evaluation.report import speed_verdicts
+
     lines = []
     op = results.get("operator")
     if op:
-        lines.append(f"{'field':10s} {'grid':>10s} {'rel. L2':>10s} {'model s':>10s} {'speed-up':>9s}")
-        for name, by_res in op["rel_l2"].items():
-            for res, value in by_res.items():
-                timing = op["timing"].get(res, {})
-                speed = timing.get("speedup")
-                mark = " (train)" if res == op.get("train_resolution") else ""
+        width = max(12, *(len(name) for name in op["test_sets"]))
+        lines.append(
+            f"{'field':10s} {'test set':{width}s} {'grid':>9s} {'rel. L2':>9s} {'model s':>9s} "
+            f"{'speed-up':>9s} {'at equal accuracy':>18s}"
+        )
+        for field, by_set in op["rel_l2"].items():
+            for name, value in by_set.items():
+                timing = op["timing"].get(name, {})
+                speed, equal = timing.get("speedup"), timing.get("speedup_equal_accuracy")
+                mark = " (train)" if op["grids"][name] == op.get("train_resolution") else ""
                 lines.append(
-                    f"{name:10s} {res:>10s} {value:10.4f} {timing.get('model_s_per_sample', float('nan')):10.2e} "
-                    f"{(f'{speed:8.1f}x' if speed else '       -')}{mark}"
+                    f"{field:10s} {name:{width}s} {op['grids'][name]:>9s} {value:9.4f} "
+                    f"{timing.get('model_s_per_sample', float('nan')):9.2e} "
+                    f"{(f'{speed:8.2f}x' if speed else '        -')} "
+                    f"{(f'{equal:17.2f}x' if equal else '                 -')}{mark}"
                 )
+        lines += speed_verdicts(op)
     ro = results.get("rollout")
     if ro:
         ct = ro.get("correlation_time", {})

@@ -163,10 +163,19 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    """What ``specops evaluate`` computes: resolutions, rollout length, plots, timing."""
+    """What ``specops evaluate`` computes besides the test files.
+
+    ``resolutions``: grids (points per axis; nodes for Darcy) at which the training file's test samples are
+    made again by the file's own solver and evaluated too (operator runs on generated data; other grids
+    of converted data come as ``data.test_paths``). ``rollout_steps``: states predicted in a rollout
+    (default: to the end of the test trajectories). ``solver_cost_samples``: test samples solved again on
+    coarser grids to find the solver's cost at the model's accuracy (0: skip). ``plots``,
+    ``n_plot_samples``: figures. ``timing_repeats``: timed model runs (median).
+    """
 
     resolutions: list[int] = field(default_factory=list)
     rollout_steps: int | None = None
+    solver_cost_samples: int = 8
     plots: bool = True
     n_plot_samples: int = 1
     timing_repeats: int = 5

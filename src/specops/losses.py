@@ -4,6 +4,12 @@ All losses take ``(prediction, target)`` of shape ``(batch, channel, *space)``, 
 (channels together, as one vector field) and reduce over the batch by ``mean`` or ``sum``.
 Norms are quadratures of the function norms on the domain (volume-weighted), so absolute losses do not grow
 with resolution.
+
+A norm is not differentiable where it vanishes: ``d ||e|| / d e`` is ``e / ||e||`` (``0 / 0`` at ``e = 0``)
+and the slope of ``|e|^p`` is infinite at a zero point for ``p < 1``. Autograd would turn these into NaN (the
+root's ``inf`` times the inner gradient's ``0``), so one exactly fitted sample would poison every weight.
+Every loss takes its root through :func:`safe_root` and uses the subgradient 0 there, which is a
+minimiser's gradient: a perfectly fitted sample contributes nothing to the update.
 """
 
 from __future__ import annotations
@@ -43,7 +49,35 @@ def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
     return values
 
 
+def safe_root(total: torch.Tensor, p: float) -> torch.Tensor:
+    """``total^(1/p)`` for ``total >= 0`` whose gradient at ``total = 0`` is 0 instead of inf (NaN downstream).
+
+    Away from zero the value and gradient are those of ``total.pow(1 / p)``, bit for bit. The inner
+    ``where`` keeps the zeros out of ``pow`` so that its backward never evaluates ``0^(1/p - 1)``.
+    """
+    zero = total == 0  # NaN and inf are not zero: they propagate, so divergence stays visible
+    safe = torch.where(zero, torch.ones_like(total), total)
+    return torch.where(zero, torch.zeros_like(total), safe.pow(1.0 / p))
+
+
+def _safe_abs_pow(u: torch.Tensor, p: float) -> torch.Tensor:
+    """``|u|^p`` with gradient 0 where ``u = 0``; only ``p < 1`` needs the guard (slope ``p |u|^(p-1)``)."""
+    a = u.abs()
+    if p >= 1.0:
+        return a.pow(p)
+    zero = a == 0
+    return torch.where(zero, torch.zeros_like(a), torch.where(zero, torch.ones_like(a), a).pow(p))
+
+
 class _Loss(nn.Module):
+    """Per-sample ``||pred - target||`` (or divided by ``||target||``) from ``_powered_norm``, reduced.
+
+    Subclasses give ``_powered_norm(u, ndim) = ||u||^q`` per sample and the exponent ``q`` in
+    ``self.exponent``; the root is taken here, by :func:`safe_root`.
+    """
+
+    exponent: float = 2.0
+
     def __init__(self, relative: bool, reduction: Reduction, ndim: int | None, eps: float) -> None:
         super().__init__()
         if reduction not in _REDUCTIONS:
@@ -53,9 +87,13 @@ class _Loss(nn.Module):
         self.ndim = ndim
         self.eps = float(eps)
 
-    def _norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
-        """The norm of each sample of ``u`` (channels together)."""
+    def _powered_norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
+        """``||u||^q`` of each sample of ``u`` (channels together), ``q = self.exponent``."""
         raise NotImplementedError
+
+    def _norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
+        """The norm of each sample of ``u``, with gradient 0 where it vanishes."""
+        return safe_root(self._powered_norm(u, ndim), self.exponent)
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         ndim = _check_pair(pred, target, self.ndim, type(self).__name__)
@@ -85,21 +123,21 @@ class LpLoss(_Loss):
         super().__init__(relative, reduction, ndim, eps)
         if p <= 0:
             raise ValueError(f"p={p} must be positive")
-        self.p = float(p)
+        self.p = self.exponent = float(p)
         self.lengths = lengths
 
-    def _norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
+    def _powered_norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
         flat = u.reshape(u.shape[0], -1)
         if self.p == 2.0:
             total = flat.pow(2).sum(-1)
         else:
-            total = flat.abs().pow(self.p).sum(-1)
+            total = _safe_abs_pow(flat, self.p).sum(-1)
         if not self.relative:
             volume = 1.0
             for n, length in zip(u.shape[-ndim:], _per_dim(self.lengths, ndim, "lengths")):
                 volume *= length / n
             total = total * volume
-        return total.pow(1.0 / self.p)
+        return total
 
 
 class SobolevLoss(_Loss):
@@ -128,9 +166,9 @@ class SobolevLoss(_Loss):
         if self.s < 0 and self.alpha <= 0:
             raise ValueError(f"alpha={alpha} must be positive for a negative order s={s}")
 
-    def _norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
+    def _powered_norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
         sq = sobolev_norm(u, self.s, ndim, self.lengths, self.alpha, squared=True)
-        return sq.reshape(u.shape[0], -1).sum(-1).sqrt()
+        return sq.reshape(u.shape[0], -1).sum(-1)
 
 
 class H1FDLoss(_Loss):
@@ -153,7 +191,7 @@ class H1FDLoss(_Loss):
         super().__init__(relative, reduction, ndim, eps)
         self.lengths = lengths
 
-    def _norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
+    def _powered_norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
         lengths = _per_dim(self.lengths, ndim, "lengths")
         shape = u.shape[-ndim:]
         if min(shape) < 3:
@@ -171,4 +209,4 @@ class H1FDLoss(_Loss):
             view = [1] * u.dim()
             view[dims[axis]] = n
             density = density * w.reshape(view)
-        return density.reshape(u.shape[0], -1).sum(-1).sqrt()
+        return density.reshape(u.shape[0], -1).sum(-1)

@@ -28,8 +28,8 @@ from specops.config import Config, ConfigError, adapt_to_data, config_from_dict,
 from specops.data.datasets import OperatorDataset, TrajectoryDataset
 from specops.data.io import read_info
 from specops.data.normalization import Normalizer, fit_normalizers, make_normalizer
-from specops.evaluation.evaluate import run_evaluation
 from specops.evaluation.predictor import Predictor
+from specops.evaluation.report import run_evaluation
 from specops.models.base import OperatorModel
 from specops.registry import MODELS
 from specops.training import rundir
@@ -310,6 +310,34 @@ def _trajectories(ds: TrajectoryDataset) -> tuple[torch.Tensor, np.ndarray | Non
     return torch.stack(frames), ds.info.coords.get("t")
 
 
+def _regenerated_sets(cfg: Config, log: Callable[[str], None]) -> dict[str, tuple[Any, ...]]:
+    """``eval.resolutions``: the training file's test samples made again by its problem on those grids."""
+    from specops.evaluation.files import regenerate
+
+    path = cfg.data.path
+    n_test = cfg.data.n_test or 0
+    if not path or not Path(path).is_file() or n_test < 1:
+        raise ConfigError(
+            f"eval.resolutions={cfg.eval.resolutions} regenerates the test split of data.path, but the run has "
+            f"no such split (data.path={path!r}, data.n_test={n_test}); set data.n_test or use data.test_paths"
+        )
+    n = int(read_info(path).attrs["n_samples"])
+    indices = list(range(n - n_test, n))
+    out = {}
+    for r in cfg.eval.resolutions:
+        made = regenerate(path, indices, int(r))
+        if made is None:
+            raise ConfigError(
+                f"eval.resolutions={cfg.eval.resolutions} needs a file made by `specops generate` with a "
+                f"registered problem; {path} was not: pass test files at other grids with data.test_paths"
+            )
+        x, y, problem = made
+        grid = "x".join(str(k) for k in y.shape[2:])
+        log(f"regenerated {len(indices)} test samples of {path} at {grid} with its solver (eval.resolutions)")
+        out[f"{Path(path).stem}-regenerated@{grid}"] = (x.float(), y.float(), problem)
+    return out
+
+
 def evaluate(
     run_dir: str | os.PathLike,
     data_paths: Sequence[str | os.PathLike] = (),
@@ -320,11 +348,17 @@ def evaluate(
     plots: bool | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Evaluate a trained run: errors per field and resolution (zero-shot ones marked), rollouts for
-    trajectory data, inference time against the solver, figures and ``report.md`` in the run directory.
+    """Evaluate a trained run: errors per field and test set (zero-shot grids marked), rollouts for
+    trajectory data, inference time against the solver (the run that made the data, and the cheapest run
+    as accurate as the model), figures and ``report.md`` in the run directory.
 
-    ``data_paths`` default to the run's training file (its test split) and ``data.test_paths``.
+    ``data_paths`` default to the run's training file (its test split) and ``data.test_paths``; test sets
+    are named ``<file stem>@<grid>``. ``eval.resolutions`` adds the training file's test samples made again
+    by its solver on those grids (``<stem>-regenerated@<grid>``); ``eval.rollout_steps`` limits rollouts.
     """
+    from specops.evaluation.files import domain_lengths, set_names
+    from specops.evaluation.solver_cost import equal_accuracy_fn, equal_accuracy_for
+
     run_dir = Path(run_dir)
     model, cfg, x_norm, y_norm = load_run(run_dir, checkpoint)
     model.eval()
@@ -342,17 +376,23 @@ def evaluate(
         if cfg.data.path and Path(cfg.data.path).is_file()
         else None
     )
-    if solver_time is None:  # each test set's own solver settings decide what "the same output" costs
-        per_shape = {tuple(ds.spatial_shape): solver_time_for(ds.path) for ds in sets}
-        if any(f is not None for f in per_shape.values()):
-
-            def solver_time(shape):
-                timer = per_shape.get(tuple(shape))
-                return timer(tuple(shape)) if timer is not None else None
-
     opts = {"plots": cfg.eval.plots if plots is None else plots, "n_plot_samples": cfg.eval.n_plot_samples}
     if kind == "operator":
-        datasets = {tuple(ds.spatial_shape): ds for ds in sets}
+        names = set_names([ds.path for ds in sets], [ds.spatial_shape for ds in sets])
+        datasets: dict[str, Any] = dict(zip(names, sets))
+        lengths = {name: domain_lengths(ds.path, ds.ndim) for name, ds in zip(names, sets)}
+        k = cfg.eval.solver_cost_samples
+        cost = {name: equal_accuracy_for(ds.path, ds.indices, n_samples=k) for name, ds in zip(names, sets)}
+        solver_s: dict[str, float | None] = {}
+        for name, ds in zip(names, sets):
+            timer = solver_time_for(ds.path) if solver_time is None else None
+            solver_s[name] = timer(tuple(ds.spatial_shape)) if timer is not None else None
+        extra = _regenerated_sets(cfg, log) if cfg.eval.resolutions else {}
+        for name, (x, y, problem) in extra.items():
+            datasets[name], lengths[name] = (x, y), domain_lengths(cfg.data.path, x.dim() - 2)
+            cost[name] = equal_accuracy_fn(problem, x, y, n_samples=k) if k > 0 else None
+            timer = solver_time_for(cfg.data.path) if solver_time is None else None
+            solver_s[name] = timer(tuple(y.shape[2:])) if timer is not None else None
         results = run_evaluation(
             model,
             run_dir,
@@ -360,19 +400,28 @@ def evaluate(
             x_normalizer=x_norm,
             y_normalizer=y_norm,
             field_names=sets[0].fields_y,
+            input_names=sets[0].fields_x,
             train_resolution=train_shape,
-            solver_time=solver_time,
+            solver_time=solver_s if solver_time is None else solver_time,
+            solver_cost=cost,
             periodic=_periodic(paths[0]),
+            lengths=lengths,
             timing_repeats=cfg.eval.timing_repeats,
             **opts,
         )
     else:
+        if cfg.eval.resolutions:
+            raise ConfigError(
+                f"eval.resolutions={cfg.eval.resolutions} applies to operator runs; a rollout is evaluated on "
+                f"its test trajectories' own grid (pass files at other grids with --data)"
+            )
         trajectories, times = _trajectories(sets[0])
         results = run_evaluation(
             model,
             run_dir,
             trajectories=trajectories,
             history=cfg.train.history,
+            rollout_steps=cfg.eval.rollout_steps,
             times=times,
             x_normalizer=x_norm,
             y_normalizer=y_norm,
@@ -401,20 +450,19 @@ def solver_time_for(path: str | os.PathLike) -> Callable[[tuple[int, ...]], floa
     """``shape -> seconds per sample`` the specops solver that made ``path`` needs for that output grid
     (batched, float32, on the CPU; long solves extrapolated from short ones). None if the file did not come
     from a specops solver (a converted dataset, say)."""
-    from specops.registry import PROBLEMS
+    from specops.evaluation.files import problem_for_file
     from specops.solvers.problems import make_problem
 
-    attrs = read_info(path).attrs
-    name = (attrs.get("parameters") or {}).get("problem") or attrs.get("pde")
-    if attrs.get("source") != "generate" or not name or name not in PROBLEMS:
+    problem = problem_for_file(path)
+    if problem is None:
         return None
-    overrides = dict(attrs.get("overrides") or {})
+    overrides = dict(read_info(path).attrs.get("overrides") or {})
     cache: dict[tuple[int, ...], float] = {}
 
     def seconds(shape: tuple[int, ...]) -> float:
         if shape not in cache:
-            problem = make_problem(name, **{**overrides, "resolution": int(shape[0])})
-            cache[shape] = problem.estimate_seconds_per_sample()
+            at_shape = make_problem(problem.name, **{**overrides, "resolution": int(shape[0])})
+            cache[shape] = at_shape.estimate_seconds_per_sample()
         return cache[shape]
 
     return seconds
@@ -441,11 +489,13 @@ def demo(
        with the built-in finite-difference solver: training data on 32x32 nodes (solved on 63x63 and
        subsampled) and an independent test set on 63x63 nodes;
     2. train an FNO at 32x32;
-    3. evaluate it on held-out samples at 32x32 and zero-shot at 63x63, against the solver's time;
+    3. evaluate it on held-out samples at 32x32 and zero-shot at 63x63, against the solver's time for the
+       reference and its cheapest run as accurate as the model (saying plainly when the solver is faster);
     4. write the report and figures, and say where they are.
     """
     from specops.config import load_config
     from specops.data.generate import generate_dataset
+    from specops.evaluation.report import speed_verdicts
     from specops.solvers.problems import make_problem
 
     out = Path(out_dir)
@@ -498,19 +548,15 @@ def demo(
     log(f"2/3 training an FNO for {epochs} epochs on {n_train} samples at 32x32 ...")
     result = train(cfg, log=lambda msg: log(f"    {msg}"))
     evaluation = result["evaluation"]["operator"]
-    errors = evaluation["rel_l2"]["u"]
+    errors = {name: evaluation["rel_l2"]["u"][name] for name in evaluation["test_sets"]}
     log("3/3 evaluation (held-out samples; relative L2 error of u):")
-    for res, value in errors.items():
-        timing = evaluation["timing"][res]
-        tag = "training resolution" if res == evaluation["train_resolution"] else "zero-shot, finer grid"
-        speed = timing.get("speedup")
-        speed_text = (
-            f"; model {timing['model_s_per_sample'] * 1e3:.2f} ms vs solver "
-            f"{timing['solver_s_per_sample'] * 1e3:.2f} ms per sample ({speed:.1f}x)"
-            if speed
-            else ""
-        )
-        log(f"    {res:>7s} ({tag}): {value:.4f}{speed_text}")
+    for name, value in errors.items():
+        grid = evaluation["grids"][name]
+        tag = "training resolution" if grid == evaluation["train_resolution"] else "zero-shot, finer grid"
+        log(f"    {name} ({tag}): {value:.4f}")
+    log("speed against the built-in solver:")
+    for line in speed_verdicts(evaluation):
+        log(f"    {line}")
     run_dir = Path(result["run_dir"])
     log(f"report:  {run_dir / 'report.md'}")
     log(f"figures: {run_dir / 'figures'}/")

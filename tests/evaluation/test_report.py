@@ -12,18 +12,19 @@ def _operator():
         "task": "operator",
         "model": {"name": "fno", "n_parameters": 1234, "kwargs": {"n_modes": [8, 8]}},
         "fields": ["u"],
-        "resolutions": ["16x16", "32x32"],
+        "test_sets": ["d@16x16", "d@32x32"],
+        "grids": {"d@16x16": "16x16", "d@32x32": "32x32"},
         "train_resolution": "16x16",
-        "rel_l2": {"u": {"16x16": 0.0123, "32x32": 0.0456}},
-        "rel_h1": {"u": {"16x16": 0.02, "32x32": 0.05}},
-        "nrmse": {"u": {"16x16": 0.0123, "32x32": 0.0456}},
-        "vrmse": {"u": {"16x16": 0.03, "32x32": 0.06}},
-        "max_error": {"u": {"16x16": 0.1, "32x32": 0.2}},
-        "band_errors": {"u": {r: {"low": 0.01, "mid": 0.005, "high": 0.001} for r in ("16x16", "32x32")}},
-        "spectrum_error": {"16x16": 0.01, "32x32": 0.02},
+        "rel_l2": {"u": {"d@16x16": 0.0123, "d@32x32": 0.0456}},
+        "rel_h1": {"u": {"d@16x16": 0.02, "d@32x32": 0.05}},
+        "nrmse": {"u": {"d@16x16": 0.0123, "d@32x32": 0.0456}},
+        "vrmse": {"u": {"d@16x16": 0.03, "d@32x32": 0.06}},
+        "max_error": {"u": {"d@16x16": 0.1, "d@32x32": 0.2}},
+        "band_errors": {"u": {r: {"low": 0.01, "mid": 0.005, "high": 0.001} for r in ("d@16x16", "d@32x32")}},
+        "spectrum_error": {"d@16x16": 0.01, "d@32x32": 0.02},
         "timing": {
             r: {"model_s_per_sample": 0.001, "solver_s_per_sample": None, "speedup": None}
-            for r in ("16x16", "32x32")
+            for r in ("d@16x16", "d@32x32")
         },
     }
 
@@ -43,6 +44,8 @@ def test_report_tables_label_resolutions_and_link_figures(tmp_path):
     path = write_report(tmp_path, {"operator": _operator()}, {"a figure": fig}, notes=["a note"])
     text = path.read_text()
     assert "| u | 0.0123 | 0.0456 |" in text
-    assert "16x16 (training)" in text and "32x32 (zero-shot)" in text
+    assert "d@16x16 (16x16, training grid)" in text and "d@32x32 (32x32, zero-shot)" in text
     assert "![a figure](figures/a.png)" in text and "> a note" in text
-    assert "`fno` with 1,234 parameters" in text and "| 16x16 (training) | 0.001 | – | – |" in text
+    assert (
+        "`fno` with 1,234 parameters" in text and "| d@16x16 (16x16, training grid) | 0.001 | – | – |" in text
+    )

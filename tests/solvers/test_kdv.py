@@ -56,3 +56,25 @@ def test_mass_and_momentum_are_invariant():
     mass, momentum = traj.mean(dim=-1), (traj**2).mean(dim=-1)
     assert_close(mass, mass[:1].expand(3), atol=1e-14, rtol=0, what="mass")
     assert_close(momentum, momentum[:1].expand(3), atol=0, rtol=1e-8, what="momentum")
+
+
+def test_dispersion_drops_the_nyquist_mode_of_even_grids():
+    # u_t + u_xxx = 0 (a = 0) from sin(3x) + (-1)^j on 32 points of [0, 2 pi): the sine travels exactly,
+    # sin(3x + 27 t); the Nyquist mode (-1)^j has no real odd derivative (its interpolant's third derivative
+    # vanishes at every node), so it must stay put. With the symbol i k^3 kept at k = 16 it would be turned
+    # into an imaginary coefficient that the inverse transform drops: amplitude cos(16^3 t).
+    import math
+
+    import torch
+
+    n = 32
+    eq = KdV(n, nonlinearity=0.0, dispersion=1.0, length=2 * math.pi)
+    assert eq.linear_operator(torch.float64)[n // 2] == 0
+    x = eq.coordinates()[0]
+    nyquist = torch.tensor([(-1.0) ** j for j in range(n)], dtype=torch.float64)
+    u0 = (torch.sin(3 * x) + nyquist).reshape(1, 1, n)
+    t = 1.0
+    u = integrate(eq, u0, [t], stepper=ETDRK4(), dt=0.01).states[0, -1, 0]
+    assert_close(
+        u, torch.sin(3 * x + 27 * t) + nyquist, atol=1e-12, rtol=0, what="linear KdV with a Nyquist mode"
+    )

@@ -109,9 +109,56 @@ def test_matrices_are_cached():
 
 
 def test_dealias_mask_two_thirds_rule():
+    # 3 |k| < n: at n = 12 the modes |k| <= 3 (|k| = 4 would alias: 4 + 4 - 12 = -4)
     mask = dealias_mask((12, 12))
     assert mask.shape == (12, 7)
     kx = torch.fft.fftfreq(12, 1 / 12).abs()
     ky = torch.fft.rfftfreq(12, 1 / 12)
-    expected = (kx[:, None] <= 4) & (ky[None, :] <= 4)
+    expected = (kx[:, None] <= 3) & (ky[None, :] <= 3)
     assert torch.equal(mask, expected)
+
+
+@pytest.mark.parametrize(
+    ("n", "fraction", "largest"),
+    [
+        (48, 2 / 3, 15),
+        (96, 2 / 3, 31),
+        (64, 2 / 3, 21),
+        (45, 2 / 3, 14),
+        (32, 0.5, 7),
+        (30, 1.0, 14),
+        (31, 1.0, 15),
+    ],
+)
+def test_dealias_mask_keeps_exactly_the_modes_below_the_fraction(n, fraction, largest):
+    # keep |k| < fraction * n / 2, strictly (fraction read as a ratio of small integers: 2/3 is exact)
+    k = torch.fft.rfftfreq(n, 1 / n)
+    assert torch.equal(dealias_mask((n,), fraction), k <= largest)
+
+
+def _band_limited(kmax: int, ndim: int, seed: int, n: int) -> torch.Tensor:
+    """A real random field with Fourier modes |k_j| <= kmax (fixed by ``seed``), sampled on n^ndim points."""
+    g = torch.Generator().manual_seed(seed)
+    signed = torch.arange(-kmax, kmax + 1)
+    coef = torch.randn(*[2 * kmax + 1] * (ndim - 1), kmax + 1, 2, generator=g, dtype=torch.float64)
+    spectrum = torch.zeros(*[n] * (ndim - 1), n // 2 + 1, dtype=torch.complex128)
+    index = [signed.remainder(n)] * (ndim - 1) + [torch.arange(kmax + 1)]
+    spectrum[torch.meshgrid(*index, indexing="ij")] = torch.view_as_complex(coef)
+    return torch.fft.irfftn(spectrum, s=(n,) * ndim, norm="forward")
+
+
+@pytest.mark.parametrize(("n", "ndim"), [(48, 1), (96, 1), (48, 2), (64, 2)])
+def test_dealiased_product_has_no_aliasing_error_on_the_kept_modes(n, ndim):
+    # u, v band-limited to the kept modes; the pseudo-spectral product u v on n points, masked, must equal
+    # the exact product's modes (the same fields sampled 4x finer, where nothing aliases) on every kept mode
+    mask = dealias_mask((n,) * ndim)
+    kmax = int(torch.fft.rfftfreq(n, 1 / n)[mask.reshape(-1, mask.shape[-1])[0]].max())
+    dims = tuple(range(-ndim, 0))
+    u, v = _band_limited(kmax, ndim, 1, n), _band_limited(kmax, ndim, 2, n)
+    coarse = torch.fft.rfftn(u * v, dim=dims, norm="forward") * mask
+    uf, vf = _band_limited(kmax, ndim, 1, 4 * n), _band_limited(kmax, ndim, 2, 4 * n)
+    exact = torch.fft.rfftn(uf * vf, dim=dims, norm="forward")
+    for axis in range(ndim - 1):  # the fine spectrum's entries at the coarse grid's frequencies
+        exact = exact.index_select(axis, torch.fft.fftfreq(n, 1 / n).long().remainder(4 * n))
+    exact = exact[..., : n // 2 + 1] * mask
+    assert_close(coarse, exact, rtol=0, atol=1e-13 * exact.abs().max().item(), what=f"n={n}")

@@ -6,9 +6,8 @@ from specops.evaluation.evaluate import (
     model_time_per_sample,
     predict,
     resolution_key,
-    run_evaluation,
 )
-from specops.evaluation.report import save_results, write_report
+from specops.evaluation.report import run_evaluation, save_results, write_report
 from specops.evaluation.rollout import autoregressive_step, rollout
 
 __all__ = [

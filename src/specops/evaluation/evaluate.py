@@ -1,25 +1,35 @@
-"""Evaluate a trained operator: errors per field at the training resolution and others (zero-shot
-super-resolution), rollouts, and speed against the numerical solver. Results are JSON-able dicts.
+"""Evaluate a trained operator: errors per field and test set (zero-shot super-resolution included),
+rollouts, and speed against the numerical solver. Results are JSON-able dicts.
 
 Metrics are computed on decoded predictions (physical units), per sample and field, and averaged over
-samples. A resolution is named by its grid, e.g. ``"32x32"``. Layout of ``evaluate_operator``'s result::
+samples. Test sets are named by the caller (``specops evaluate`` names them ``<file stem>@<grid>``, e.g.
+``"darcy_63@63x63"``), so two test sets on the same grid keep their own numbers; ``grids`` gives each one's
+grid (``"63x63"``) and ``train_resolution`` the training grid. Layout of ``evaluate_operator``'s result::
 
-    {"task": "operator", "model": {...}, "fields": ["u"], "resolutions": ["16x16", "32x32"],
-     "train_resolution": "16x16", "n_samples": {"16x16": 200, ...},
-     "rel_l2": {"u": {"16x16": 0.021, "32x32": 0.034}}, "rel_h1": ..., "nrmse": ..., "vrmse": ...,
-     "max_error": ..., "band_errors": {"u": {"16x16": {"low": ..., "mid": ..., "high": ...}}},
-     "spectrum_error": {"16x16": ...},
-     "timing": {"16x16": {"model_s_per_sample": ..., "solver_s_per_sample": ..., "speedup": ...}}}
+    {"task": "operator", "model": {...}, "fields": ["u"],
+     "test_sets": ["darcy_32@32x32", "darcy_63@63x63"],
+     "grids": {"darcy_32@32x32": "32x32", "darcy_63@63x63": "63x63"}, "train_resolution": "32x32",
+     "lengths": {"darcy_32@32x32": [1.0, 1.0], ...}, "n_samples": {"darcy_32@32x32": 16, ...},
+     "rel_l2": {"u": {"darcy_32@32x32": 0.021, "darcy_63@63x63": 0.034}}, "rel_h1": ..., "nrmse": ...,
+     "vrmse": ..., "max_error": ...,
+     "band_errors": {"u": {"darcy_32@32x32": {"low": ..., "mid": ..., "high": ...}}},
+     "spectrum_error": {"darcy_32@32x32": ...},
+     "timing": {"darcy_32@32x32": {"model_s_per_sample": ..., "solver_s_per_sample": ..., "speedup": ...,
+                                   "batch_size": 16, "solver_equal_accuracy": {...} or None,
+                                   "speedup_equal_accuracy": ... or None}}}
+
+``solver_s_per_sample`` is what the solver that made the data needs for the same output (its own grid and
+time step); ``solver_equal_accuracy`` (see :mod:`specops.evaluation.solver_cost`) is the cheapest solver run
+found whose error against the same reference is no larger than the model's. A speed-up below 1 means the
+solver is faster than the model; the report and the demo say so in words.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,7 +40,9 @@ from specops import metrics
 from specops.evaluation.rollout import rollout
 
 Data = Dataset | tuple[torch.Tensor, torch.Tensor]
-SolverTime = float | Callable[[tuple[int, ...]], float]
+SolverTime = float | Mapping[str, float | None] | Callable[[tuple[int, ...]], float | None]
+SolverCost = Callable[[torch.Tensor], dict[str, Any] | None]
+Lengths = Sequence[float] | float
 _FIELD_METRICS = ("rel_l2", "rel_h1", "nrmse", "vrmse", "max_error")
 
 
@@ -83,14 +95,20 @@ def predict(
     x_normalizer: nn.Module | None = None,
     y_normalizer: nn.Module | None = None,
     batch_size: int = 32,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Truth and decoded prediction for every sample of ``data``, on the CPU: ``(y, y_pred)``."""
+    with_inputs: bool = False,
+) -> tuple[torch.Tensor, ...]:
+    """Truth and decoded prediction for every sample of ``data``, on the CPU: ``(y, y_pred)``.
+
+    With ``with_inputs`` the raw (unnormalised) inputs come first: ``(x, y, y_pred)``.
+    """
     device = _device_of(model)
     was_training = model.training
     model.eval()
-    truths, preds = [], []
+    inputs, truths, preds = [], [], []
     try:
         for x, y in _batches(data, batch_size):
+            if with_inputs:
+                inputs.append(x.cpu())
             x = x.to(device)
             if x_normalizer is not None:
                 x = x_normalizer.encode(x)
@@ -106,7 +124,7 @@ def predict(
     y, pred = torch.cat(truths), torch.cat(preds)
     if y.shape != pred.shape:
         raise ValueError(f"model output {tuple(pred.shape[1:])} does not match targets {tuple(y.shape[1:])}")
-    return y, pred
+    return (torch.cat(inputs), y, pred) if with_inputs else (y, pred)
 
 
 def field_metrics(
@@ -156,82 +174,129 @@ def model_time_per_sample(model: nn.Module, x: torch.Tensor, *, repeats: int = 5
     return statistics.median(times) / x.shape[0]
 
 
-def _solver_seconds(solver_time: SolverTime | None, shape: tuple[int, ...]) -> float | None:
+def _solver_seconds(solver_time: SolverTime | None, name: str, shape: tuple[int, ...]) -> float | None:
     if solver_time is None:
         return None
-    value = solver_time(shape) if callable(solver_time) else solver_time
+    if isinstance(solver_time, Mapping):
+        value = solver_time.get(name)
+    elif callable(solver_time):
+        value = solver_time(shape)
+    else:
+        value = solver_time
     if value is None:  # no solver known for this test set
         return None
     value = float(value)
     if not value > 0:
-        raise ValueError(f"solver time {value} s per sample at {shape} must be positive")
+        raise ValueError(f"solver time {value} s per sample for test set {name!r} ({shape}) must be positive")
     return value
+
+
+def _per_set(value: Any, name: str, what: str) -> Any:
+    """``value[name]`` for a mapping of per-test-set values, else ``value`` itself (one for all)."""
+    if isinstance(value, Mapping):
+        if name not in value:
+            raise ValueError(f"{what} has no entry for test set {name!r}; it names {sorted(value)}")
+        return value[name]
+    return value
+
+
+def _lengths_list(lengths: Lengths, ndim: int) -> list[float]:
+    if isinstance(lengths, (int, float)):
+        return [float(lengths)] * ndim
+    out = [float(v) for v in lengths]
+    if len(out) != ndim:
+        raise ValueError(f"lengths {out} has {len(out)} entries; the data have {ndim} spatial axes")
+    return out
 
 
 def evaluate_operator(
     model: nn.Module,
-    datasets: Mapping[Any, Data],
+    datasets: Mapping[str, Data],
     *,
     x_normalizer: nn.Module | None = None,
     y_normalizer: nn.Module | None = None,
     field_names: Sequence[str] | None = None,
     train_resolution: Sequence[int] | None = None,
     periodic: bool = True,
+    lengths: Lengths | Mapping[str, Lengths] = 1.0,
     batch_size: int = 32,
     solver_time: SolverTime | None = None,
+    solver_cost: Mapping[str, SolverCost | None] | None = None,
     timing_repeats: int = 5,
     return_predictions: bool = False,
-) -> dict[str, Any] | tuple[dict[str, Any], dict[str, tuple[torch.Tensor, torch.Tensor]]]:
-    """Errors per field and resolution, and inference time against the solver's.
+) -> dict[str, Any] | tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+    """Errors per field and test set, and inference time against the solver's.
 
     Parameters
     ----------
     model : nn.Module
         Maps ``(B, C_in, *space) -> (B, C_out, *space)`` at any resolution (an FNO).
     datasets : mapping name -> Dataset of ``{"x", "y"}`` items or a pair of tensors ``(x, y)``
-        One test set per resolution; results are keyed by grid (``"32x32"``).
+        The test sets; results are keyed by these names (any grids, several per grid allowed).
     x_normalizer, y_normalizer : optional
         Encode inputs; decode predictions before any metric.
     field_names : names of the output channels (default ``u`` or ``c0, c1, ...``).
     train_resolution : the training grid, marked in the result (others are zero-shot).
     periodic : H1 spectrally (True) or by finite differences (False).
-    solver_time : seconds per sample, or a callable ``shape -> seconds per sample``
-        What the numerical solver needs to produce the same output; gives ``speedup = solver / model``.
-    return_predictions : also return ``{resolution: (truth, prediction)}`` (for plots).
+    lengths : domain lengths (one number, one per axis, or a mapping test-set name -> those)
+        The relative H1 error weighs the gradient by ``2 pi k / L``: it depends on the domain.
+    solver_time : seconds per sample; a mapping test-set name -> seconds (or None); or a callable
+        ``shape -> seconds``. What the numerical solver needs to produce the same output; gives
+        ``speedup = solver / model``.
+    solver_cost : mapping test-set name -> callable, optional
+        Called with the decoded predictions ``(N, C_out, *space)`` of that test set; returns the solver's
+        cost at the model's accuracy (``specops.evaluation.solver_cost.equal_accuracy``) or None. Gives
+        ``speedup_equal_accuracy``.
+    return_predictions : also return ``{name: {"input", "truth", "prediction"}}`` (raw inputs; for plots).
     """
     if not datasets:
         raise ValueError("evaluate_operator needs at least one test set")
     result: dict[str, Any] = {"task": "operator", "model": _model_info(model)}
     result.update({m: {} for m in (*_FIELD_METRICS, "band_errors")})
-    result.update({"spectrum_error": {}, "n_samples": {}, "timing": {}, "resolutions": []})
+    result.update({"spectrum_error": {}, "n_samples": {}, "timing": {}, "test_sets": [], "grids": {}})
+    result["lengths"] = {}
     predictions = {}
     names: list[str] | None = None
-    for data in datasets.values():
-        truth, pred = predict(
-            model, data, x_normalizer=x_normalizer, y_normalizer=y_normalizer, batch_size=batch_size
+    for key, data in datasets.items():
+        name = str(key)
+        x, truth, pred = predict(
+            model,
+            data,
+            x_normalizer=x_normalizer,
+            y_normalizer=y_normalizer,
+            batch_size=batch_size,
+            with_inputs=True,
         )
-        key = resolution_key(truth.shape[2:])
+        shape = tuple(truth.shape[2:])
         names = names or _field_names(field_names, truth.shape[1])
-        result["resolutions"].append(key)
-        result["n_samples"][key] = int(truth.shape[0])
-        found = field_metrics(pred, truth, names, periodic=periodic)
+        domain = _lengths_list(_per_set(lengths, name, "lengths"), len(shape))
+        result["test_sets"].append(name)
+        result["grids"][name] = resolution_key(shape)
+        result["lengths"][name] = domain
+        result["n_samples"][name] = int(truth.shape[0])
+        found = field_metrics(pred, truth, names, periodic=periodic, lengths=domain)
         for metric in (*_FIELD_METRICS, "band_errors"):
-            for name in names:
-                result[metric].setdefault(name, {})[key] = found[metric][name]
-        result["spectrum_error"][key] = found["spectrum_error"]
-        x_probe = next(iter(_batches(data, batch_size)))[0]
+            for field in names:
+                result[metric].setdefault(field, {})[name] = found[metric][field]
+        result["spectrum_error"][name] = found["spectrum_error"]
+        x_probe = x[:batch_size]
         if x_normalizer is not None:
             x_probe = x_normalizer.encode(x_probe.to(_device_of(model)))
         model_s = model_time_per_sample(model, x_probe, repeats=timing_repeats)
-        solver_s = _solver_seconds(solver_time, tuple(truth.shape[2:]))
-        result["timing"][key] = {
+        solver_s = _solver_seconds(solver_time, name, shape)
+        cost_fn = (solver_cost or {}).get(name)
+        cost = cost_fn(pred) if cost_fn is not None else None
+        cost_s = cost.get("s_per_sample") if cost else None
+        result["timing"][name] = {
             "model_s_per_sample": model_s,
             "solver_s_per_sample": solver_s,
             "speedup": solver_s / model_s if solver_s is not None else None,
             "batch_size": int(x_probe.shape[0]),
+            "solver_equal_accuracy": cost,
+            "speedup_equal_accuracy": cost_s / model_s if cost_s is not None else None,
         }
         if return_predictions:
-            predictions[key] = (truth, pred)
+            predictions[name] = {"input": x, "truth": truth, "prediction": pred}
     result["fields"] = names
     result["train_resolution"] = resolution_key(train_resolution) if train_resolution is not None else None
     return (result, predictions) if return_predictions else result
@@ -242,6 +307,7 @@ def evaluate_rollout(
     trajectories: torch.Tensor,
     history: int,
     *,
+    n_steps: int | None = None,
     times: Sequence[float] | torch.Tensor | None = None,
     x_normalizer: nn.Module | None = None,
     y_normalizer: nn.Module | None = None,
@@ -256,7 +322,10 @@ def evaluate_rollout(
     ----------
     trajectories : Tensor ``(B, T, C, *space)`` in physical units
     history : int
-        States given to the model (``k``); the remaining ``T - k`` are predicted.
+        States given to the model (``k``).
+    n_steps : int, optional
+        States predicted, ``1 <= n_steps <= T - k`` (default: all ``T - k`` remaining ones); the rollout
+        horizon of the result.
     times : ``(T,)`` times of the states (default: step numbers).
 
     Returns
@@ -264,7 +333,8 @@ def evaluate_rollout(
     dict with ``times`` (of the predicted states), ``rel_l2_vs_time`` (per field), ``correlation_vs_time``,
     ``correlation_time`` (mean, median over trajectories, and the fraction that stayed above
     ``threshold`` for the whole horizon, counted at the horizon in the mean and median) and the
-    rollout-averaged ``rel_l2``.
+    rollout-averaged ``rel_l2``. With ``return_predictions`` also ``(truth, prediction)`` of the predicted
+    states.
     """
     if trajectories.dim() < 4 or not 1 <= history < trajectories.shape[1]:
         raise ValueError(
@@ -272,6 +342,15 @@ def evaluate_rollout(
             f"got shape {tuple(trajectories.shape)}"
         )
     n_t = trajectories.shape[1]
+    available = n_t - history
+    if n_steps is None:
+        n_steps = available
+    if not 1 <= int(n_steps) <= available:
+        raise ValueError(
+            f"n_steps={n_steps} rollout steps do not fit trajectories of {n_t} states after history={history}; "
+            f"use 1 to {available} (eval.rollout_steps), or longer trajectories"
+        )
+    n_steps = int(n_steps)
     times = torch.arange(n_t, dtype=torch.float64) if times is None else torch.as_tensor(times).double()
     if times.shape != (n_t,):
         raise ValueError(f"times has shape {tuple(times.shape)}, expected ({n_t},)")
@@ -279,15 +358,13 @@ def evaluate_rollout(
     preds = []
     for i in range(0, trajectories.shape[0], batch_size):
         x0 = trajectories[i : i + batch_size, :history].to(device)
-        preds.append(
-            rollout(model, x0, n_t - history, x_normalizer=x_normalizer, y_normalizer=y_normalizer).cpu()
-        )
+        preds.append(rollout(model, x0, n_steps, x_normalizer=x_normalizer, y_normalizer=y_normalizer).cpu())
     pred = torch.cat(preds)
-    truth = trajectories[:, history:]
+    truth = trajectories[:, history : history + n_steps]
     names = _field_names(field_names, truth.shape[2])
     err = metrics.error_vs_time(pred, truth)  # (B, T', C)
     corr = metrics.correlation(pred, truth)  # (B, T')
-    future = times[history:]
+    future = times[history : history + n_steps]
     ct = metrics.correlation_time(corr, future, threshold=threshold)
     horizon = float(future[-1])
     capped = torch.where(torch.isinf(ct), torch.full_like(ct, horizon), ct)
@@ -296,9 +373,11 @@ def evaluate_rollout(
         "model": _model_info(model),
         "fields": names,
         "history": int(history),
+        "n_steps": n_steps,
         "n_trajectories": int(truth.shape[0]),
         "resolution": resolution_key(truth.shape[3:]),
         "times": future.tolist(),
+        "initial_time": float(times[history - 1]),
         "rel_l2_vs_time": {n: err[:, :, i].mean(0).tolist() for i, n in enumerate(names)},
         "rel_l2": {n: float(err[:, :, i].mean()) for i, n in enumerate(names)},
         "correlation_vs_time": corr.mean(0).tolist(),
@@ -313,129 +392,3 @@ def evaluate_rollout(
     if not math.isfinite(result["correlation_time"]["mean"]):
         raise ValueError("the rollout produced non-finite values; check the model and the normalizers")
     return (result, (truth, pred)) if return_predictions else result
-
-
-def _figures_operator(predictions, fields, fig_dir: Path, n_samples: int) -> dict[str, Path]:
-    from specops.evaluation import plots
-
-    figures = {}
-    for key, (truth, pred) in predictions.items():
-        for i in range(min(n_samples, truth.shape[0])):
-            for c, name in enumerate(fields):
-                path = plots.plot_fields(
-                    truth[i, c],
-                    pred[i, c],
-                    fig_dir / f"fields_{key}_{name}_{i}.png",
-                    field=name,
-                    title=f"{name} at {key}, test sample {i}",
-                )
-                figures[f"{name} at {key}, sample {i}"] = path
-        k, e_true = metrics.energy_spectrum(truth)
-        _, e_pred = metrics.energy_spectrum(pred)
-        figures[f"energy spectrum at {key}"] = plots.plot_spectra(
-            k,
-            {"truth": e_true.mean(0), "prediction": e_pred.mean(0)},
-            fig_dir / f"spectrum_{key}.png",
-            title=f"mean energy spectrum, {key}",
-        )
-    return figures
-
-
-def _figures_rollout(ro, truth, pred, fig_dir: Path) -> dict[str, Path]:
-    from specops.evaluation import plots
-
-    figures = {
-        "rollout error against time": plots.plot_curves(
-            ro["times"], ro["rel_l2_vs_time"], fig_dir / "rollout_error.png", log=True
-        ),
-        "rollout correlation against time": plots.plot_curves(
-            ro["times"],
-            {"correlation": ro["correlation_vs_time"]},
-            fig_dir / "rollout_correlation.png",
-            ylabel="correlation with truth",
-            hline=ro["correlation_time"]["threshold"],
-        ),
-    }
-    for c, name in enumerate(ro["fields"]):
-        figures[f"{name} at the last rollout step, trajectory 0"] = plots.plot_fields(
-            truth[0, -1, c],
-            pred[0, -1, c],
-            fig_dir / f"rollout_last_{name}.png",
-            field=name,
-            title=f"{name} at t = {ro['times'][-1]:g}",
-        )
-    return figures
-
-
-def run_evaluation(
-    model: nn.Module,
-    run_dir: str | os.PathLike,
-    *,
-    datasets: Mapping[Any, Data] | None = None,
-    trajectories: torch.Tensor | None = None,
-    history: int = 1,
-    times: Sequence[float] | torch.Tensor | None = None,
-    x_normalizer: nn.Module | None = None,
-    y_normalizer: nn.Module | None = None,
-    field_names: Sequence[str] | None = None,
-    train_resolution: Sequence[int] | None = None,
-    solver_time: SolverTime | None = None,
-    plots: bool = True,
-    n_plot_samples: int = 1,
-    **options: Any,
-) -> dict[str, Any]:
-    """Evaluate, draw and report: ``run_dir/results.json``, ``run_dir/figures/*.png``, ``run_dir/report.md``.
-
-    ``datasets`` (operator test sets per resolution) and/or ``trajectories`` (rollout test set
-    ``(B, T, C, *space)``) select what is evaluated; ``options`` go to ``evaluate_operator``
-    (``periodic``, ``batch_size``, ``timing_repeats``). Without matplotlib the report says so and has
-    no figures. Returns ``{"operator": ..., "rollout": ...}`` as written to ``results.json``.
-    """
-    from specops.evaluation.report import RESULTS, save_results, write_report
-
-    if datasets is None and trajectories is None:
-        raise ValueError("run_evaluation needs test datasets, trajectories, or both")
-    run_dir = Path(run_dir)
-    fig_dir = run_dir / "figures"
-    results: dict[str, Any] = {}
-    figures: dict[str, Path] = {}
-    notes = []
-    norms = {"x_normalizer": x_normalizer, "y_normalizer": y_normalizer}
-    can_plot = plots
-    if plots:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            can_plot = False
-            notes.append("No figures: matplotlib is not installed (pip install 'specops[plot]').")
-    if datasets is not None:
-        op, predictions = evaluate_operator(
-            model,
-            datasets,
-            field_names=field_names,
-            train_resolution=train_resolution,
-            solver_time=solver_time,
-            return_predictions=True,
-            **norms,
-            **options,
-        )
-        results["operator"] = op
-        if can_plot:
-            figures.update(_figures_operator(predictions, op["fields"], fig_dir, n_plot_samples))
-    if trajectories is not None:
-        ro, (truth, pred) = evaluate_rollout(
-            model,
-            trajectories,
-            history,
-            times=times,
-            field_names=field_names,
-            return_predictions=True,
-            batch_size=options.get("batch_size", 32),
-            **norms,
-        )
-        results["rollout"] = ro
-        if can_plot:
-            figures.update(_figures_rollout(ro, truth, pred, fig_dir))
-    save_results(results, run_dir / RESULTS)
-    write_report(run_dir, results, figures, notes=notes)
-    return results

@@ -1,15 +1,20 @@
-"""The evaluation's files: ``results.json`` (every number) and ``report.md`` (tables and figures together)."""
+"""The evaluation's files: ``results.json`` (every number) and ``report.md`` (tables and figures together),
+and :func:`run_evaluation`, which computes, draws and writes them in one call."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import nn
+
 from specops.atomic import atomic_path
+from specops.evaluation.evaluate import Data, SolverTime, evaluate_operator, evaluate_rollout
 
 RESULTS = "results.json"
 REPORT = "report.md"
@@ -50,14 +55,93 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines
 
 
+def set_labels(op: Mapping[str, Any]) -> dict[str, str]:
+    """``name -> "name (grid, training grid | zero-shot)"``: how tables name a test set."""
+    train = op.get("train_resolution")
+    out = {}
+    for name in op["test_sets"]:
+        grid = op["grids"][name]
+        tag = "" if not train else (", training grid" if grid == train else ", zero-shot")
+        out[name] = f"{name} ({grid}{tag})"
+    return out
+
+
+def _setting(entry: Mapping[str, Any]) -> str:
+    dt = entry.get("dt")
+    return f"grid {entry['grid']}" + (f", dt {dt:g}" if dt is not None else "")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g} ms"
+
+
+def speed_verdicts(op: Mapping[str, Any]) -> list[str]:
+    """One plain sentence per comparison with the solver, saying which is faster (for the report and demo)."""
+    lines = []
+    for name in op["test_sets"]:
+        t = op["timing"][name]
+        model_s = t["model_s_per_sample"]
+        speed = t.get("speedup")
+        if speed is not None:
+            solver_s = t["solver_s_per_sample"]
+            if speed < 1:
+                lines.append(
+                    f"{name}: the solver is faster than the model here: its reference run takes "
+                    f"{_ms(solver_s)} per sample, the model {_ms(model_s)} (speed-up {speed:.2f})."
+                )
+            else:
+                lines.append(
+                    f"{name}: the model is {speed:.1f}x faster than the solver's reference run "
+                    f"({_ms(model_s)} vs {_ms(solver_s)} per sample)."
+                )
+        eq = t.get("solver_equal_accuracy")
+        if not eq:
+            continue
+        target = f"the model's {_fmt(eq['target_rel_l2'])} on {eq['n_samples']} samples"
+        if eq["reached"]:
+            best, speed = eq["setting"], t["speedup_equal_accuracy"]
+            run = (
+                f"a solver run on {_setting(best)} reaches rel. L2 {_fmt(best['rel_l2'])} ({target}) in "
+                f"{_ms(best['s_per_sample'])} per sample"
+            )
+            coarsest = (
+                " (the coarsest grid tried: coarser runs may be cheaper still)" if eq["coarsest_grid"] else ""
+            )
+            if speed < 1:
+                lines.append(
+                    f"{name}: at equal accuracy the solver is faster than the model here: {run}, "
+                    f"{1 / speed:.1f}x less than the model's {_ms(model_s)}{coarsest}."
+                )
+            else:
+                lines.append(
+                    f"{name}: at equal accuracy the model is {speed:.1f}x faster: the cheapest solver run as "
+                    f"accurate, on {_setting(best)} (rel. L2 {_fmt(best['rel_l2'])}, {target}), takes "
+                    f"{_ms(best['s_per_sample'])} per sample against the model's {_ms(model_s)}."
+                )
+        else:
+            close = eq.get("closest")
+            closest = (
+                f"; the most accurate, {_setting(close)}, has {_fmt(close['rel_l2'])} at "
+                f"{_ms(close['s_per_sample'])} per sample"
+                if close
+                else ""
+            )
+            stopped = " (stopped by the time budget)" if eq.get("budget_exhausted") else ""
+            lines.append(
+                f"{name}: no solver run tried from the same inputs ({len(eq['tried'])} runs, up to the test "
+                f"grid{stopped}) is as accurate as the model ({target}){closest}."
+            )
+    return lines
+
+
 def _operator_section(op: Mapping[str, Any]) -> list[str]:
-    res, fields, train = op["resolutions"], op["fields"], op.get("train_resolution")
-    label = {r: f"{r} (training)" if r == train else (f"{r} (zero-shot)" if train else r) for r in res}
-    out = ["## Errors per field and resolution", ""]
+    sets, fields = op["test_sets"], op["fields"]
+    label = set_labels(op)
+    out = ["## Errors per field and test set", ""]
     out.append(
         "Sample means over the test sets, on decoded predictions. rel. L2 = ||e|| / ||u||; rel. H1 adds "
-        "the gradient; nRMSE (PDEBench) equals the per-field rel. L2; VRMSE (The Well) = "
-        "sqrt(mean e^2 / var u), 1 for predicting the mean."
+        "the gradient (on each set's domain); nRMSE (PDEBench) equals the per-field rel. L2; VRMSE "
+        "(The Well) = sqrt(mean e^2 / var u), 1 for predicting the mean."
     )
     out.append("")
     for metric, name in (
@@ -66,29 +150,59 @@ def _operator_section(op: Mapping[str, Any]) -> list[str]:
         ("vrmse", "VRMSE"),
         ("max_error", "max |e|"),
     ):
-        rows = [[f, *[op[metric][f][r] for r in res]] for f in fields]
-        out += [f"**{name}**", "", *_table(["field", *[label[r] for r in res]], rows), ""]
+        rows = [[f, *[op[metric][f][r] for r in sets]] for f in fields]
+        out += [f"**{name}**", "", *_table(["field", *[label[r] for r in sets]], rows), ""]
     out += [
         "**Error by wavenumber band** (RMS of the error in the band / RMS of the truth; bands of the "
         "integer radial wavenumber: low |k| < 4, mid 4 <= |k| < 12, high |k| >= 12; their squares add up "
         "to nRMSE^2 for each sample)",
         "",
     ]
-    rows = [[f, r, *op["band_errors"][f][r].values()] for f in fields for r in res]
+    rows = [[f, label[r], *op["band_errors"][f][r].values()] for f in fields for r in sets]
     bands = list(next(iter(next(iter(op["band_errors"].values())).values())).keys())
-    out += [*_table(["field", "resolution", *bands], rows), ""]
-    rows = [[label[r], op["spectrum_error"][r]] for r in res]
+    out += [*_table(["field", "test set", *bands], rows), ""]
+    rows = [[label[r], op["spectrum_error"][r]] for r in sets]
     out += ["**Energy spectrum error** sum_k |E_pred - E_true| / sum_k E_true", ""]
-    out += [*_table(["resolution", "spectrum error"], rows), ""]
+    out += [*_table(["test set", "spectrum error"], rows), ""]
     out += ["## Speed", ""]
     rows = []
-    for r in res:
+    for r in sets:
         t = op["timing"][r]
-        rows.append([label[r], t["model_s_per_sample"], t["solver_s_per_sample"], t["speedup"]])
+        eq = t.get("solver_equal_accuracy") or {}
+        best = eq.get("setting") or {}
+        rows.append(
+            [
+                label[r],
+                t["model_s_per_sample"],
+                t["solver_s_per_sample"],
+                t["speedup"],
+                _setting(best) if best else ("not reached" if eq else None),
+                best.get("rel_l2"),
+                eq.get("target_rel_l2"),
+                best.get("s_per_sample"),
+                t.get("speedup_equal_accuracy"),
+            ]
+        )
+    header = [
+        "test set",
+        "model s/sample",
+        "solver s/sample",
+        "speed-up",
+        "solver at equal accuracy",
+        "its rel. L2",
+        "model's rel. L2",
+        "its s/sample",
+        "speed-up at equal accuracy",
+    ]
+    out += [*_table(header, rows), ""]
+    out += [f"- {line}" for line in speed_verdicts(op)]
     out += [
-        *_table(["resolution", "model s/sample", "solver s/sample", "speed-up (solver / model)"], rows),
         "",
-        "Model time: median of repeated batched inference after a warm-up, divided by the batch size.",
+        "Speed-up = solver time / model time: below 1 the solver is faster. Model time: median of repeated "
+        "batched inference after a warm-up, divided by the batch size. Solver time: the run that made the "
+        "reference (its own grid and time step). Equal accuracy: the solver run again from the same "
+        "inputs on coarser grids (and larger time steps), its solution interpolated to the test grid; the "
+        "cheapest run whose rel. L2 error on the same samples is no larger than the model's.",
         "",
     ]
     return out
@@ -99,7 +213,8 @@ def _rollout_section(ro: Mapping[str, Any]) -> list[str]:
     out = ["## Rollout", ""]
     out.append(
         f"{ro['n_trajectories']} trajectories at {ro['resolution']}, {ro['history']} given state(s), "
-        f"{len(ro['times'])} predicted by feeding the model its own output."
+        f"{len(ro['times'])} predicted by feeding the model its own output (from t = "
+        f"{_fmt(ro.get('initial_time'))} to t = {_fmt(ro['times'][-1])})."
     )
     out.append("")
     rows = [
@@ -150,3 +265,86 @@ def write_report(
     with atomic_path(run_dir / REPORT) as tmp:
         tmp.write_text("\n".join(lines), encoding="utf-8")
     return run_dir / REPORT
+
+
+def run_evaluation(
+    model: nn.Module,
+    run_dir: str | os.PathLike,
+    *,
+    datasets: Mapping[str, Data] | None = None,
+    trajectories: torch.Tensor | None = None,
+    history: int = 1,
+    rollout_steps: int | None = None,
+    times: Sequence[float] | torch.Tensor | None = None,
+    x_normalizer: nn.Module | None = None,
+    y_normalizer: nn.Module | None = None,
+    field_names: Sequence[str] | None = None,
+    input_names: Sequence[str] | None = None,
+    train_resolution: Sequence[int] | None = None,
+    solver_time: SolverTime | None = None,
+    plots: bool = True,
+    n_plot_samples: int = 1,
+    **options: Any,
+) -> dict[str, Any]:
+    """Evaluate, draw and report: ``run_dir/results.json``, ``run_dir/figures/*.png``, ``run_dir/report.md``.
+
+    ``datasets`` (operator test sets by name) and/or ``trajectories`` (rollout test set
+    ``(B, T, C, *space)``, rolled out ``rollout_steps`` states from the first ``history``) select what is
+    evaluated; ``options`` go to ``evaluate_operator`` (``periodic``, ``lengths``, ``batch_size``,
+    ``timing_repeats``, ``solver_cost``). ``input_names`` label the input channels in the field figures.
+    Without matplotlib the report says so and has no figures. Returns ``{"operator": ..., "rollout": ...}``
+    as written to ``results.json``.
+    """
+    if datasets is None and trajectories is None:
+        raise ValueError("run_evaluation needs test datasets, trajectories, or both")
+    run_dir = Path(run_dir)
+    fig_dir = run_dir / "figures"
+    results: dict[str, Any] = {}
+    figures: dict[str, Path] = {}
+    notes = []
+    norms = {"x_normalizer": x_normalizer, "y_normalizer": y_normalizer}
+    can_plot = plots
+    if plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            can_plot = False
+            notes.append("No figures: matplotlib is not installed (pip install 'specops[plot]').")
+    if datasets is not None:
+        op, predictions = evaluate_operator(
+            model,
+            datasets,
+            field_names=field_names,
+            train_resolution=train_resolution,
+            solver_time=solver_time,
+            return_predictions=True,
+            **norms,
+            **options,
+        )
+        results["operator"] = op
+        if can_plot:
+            from specops.evaluation.plots import operator_figures
+
+            figures.update(
+                operator_figures(predictions, op, fig_dir, n_plot_samples, input_names=input_names)
+            )
+    if trajectories is not None:
+        ro, (truth, pred) = evaluate_rollout(
+            model,
+            trajectories,
+            history,
+            n_steps=rollout_steps,
+            times=times,
+            field_names=field_names,
+            return_predictions=True,
+            batch_size=options.get("batch_size", 32),
+            **norms,
+        )
+        results["rollout"] = ro
+        if can_plot:
+            from specops.evaluation.plots import rollout_figures
+
+            figures.update(rollout_figures(ro, trajectories[:, history - 1], truth, pred, fig_dir))
+    save_results(results, run_dir / RESULTS)
+    write_report(run_dir, results, figures, notes=notes)
+    return results

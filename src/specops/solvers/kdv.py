@@ -14,7 +14,8 @@ class KdV(QuadraticFlux1D):
     """Korteweg-de Vries equation ``u_t + a u u_x + b u_xxx = 0``, periodic on ``[0, L)``, pseudo-spectral.
 
     Split as ``N(u) = -(a / 2)(u^2)_x`` (explicit, 2/3 de-aliased) and ``L = -b d^3/dx^3`` with the purely
-    imaginary symbol ``i b k^3`` (implicit or exponential: it is stiff, ``|L| ~ (pi / dx)^3``). Mass
+    imaginary symbol ``i b k^3`` (implicit or exponential: it is stiff, ``|L| ~ (pi / dx)^3``), zero at the
+    Nyquist mode of even grids like every odd derivative here. Mass
     ``int u`` and momentum ``int u^2`` are invariants. With ``a = 6, b = 1`` the soliton of speed ``c`` is
     ``u = (c / 2) sech^2(sqrt(c) / 2 (x - c t - x0))`` (``reference.kdv_soliton``).
 
@@ -46,7 +47,8 @@ class KdV(QuadraticFlux1D):
         self.dispersion = float(dispersion)
 
     def linear_symbol(self, device=None) -> torch.Tensor:
-        (k,) = self.wavenumbers(device=device)
+        # an odd derivative: the Nyquist mode of an even grid has none that is real, so its symbol is 0
+        (k,) = self.wavenumbers(odd=True, device=device)
         return torch.complex(torch.zeros_like(k), self.dispersion * k**3)
 
     def parameters(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Literal
 
 import torch
@@ -309,15 +310,24 @@ def truncate_modes(x: torch.Tensor, n_modes: Sequence[int], *, method: Method = 
 
 
 def dealias_mask(shape: Sequence[int], fraction: float = 2.0 / 3.0, *, device=None) -> torch.Tensor:
-    """Boolean mask in ``rfftn`` layout keeping modes with ``|k_j| <= fraction * n_j / 2`` on every axis.
+    """Boolean mask in ``rfftn`` layout keeping the modes with ``|k_j| < fraction * n_j / 2`` on every axis.
 
-    The default is Orszag's 2/3 rule, which removes the aliasing of quadratic products exactly.
+    The default is Orszag's 2/3 rule, ``3 |k| < n``: the product of two fields with modes ``|k| <= K``
+    has modes up to ``2K``, which alias onto ``2K - n``; they miss every kept mode exactly when
+    ``2K - n < -K``. The inequality is strict: at ``n = 48`` the mode ``|k| = 16`` would take the alias of
+    ``32 -> -16``. ``fraction`` is read as the nearest ratio of integers with denominator at most 1000, so
+    ``2/3`` is exact and the comparison ``2 |k| q < p n`` (``fraction = p / q``) is done in integers;
+    ``fraction = 1`` keeps every mode but the Nyquist mode of even axes.
     """
+    ratio = Fraction(float(fraction)).limit_denominator(1000)
+    if not 0 < ratio <= 1:
+        raise ValueError(f"fraction={fraction} must be in (0, 1]; 2/3 is Orszag's rule")
     masks = []
     for axis, n in enumerate(shape):
         last = axis == len(shape) - 1
-        k = torch.fft.rfftfreq(n, d=1.0 / n) if last else torch.fft.fftfreq(n, d=1.0 / n)
-        masks.append(k.abs() <= fraction * (n // 2))
+        freq = torch.fft.rfftfreq(n, d=1.0 / n) if last else torch.fft.fftfreq(n, d=1.0 / n)
+        k = freq.abs().round().to(torch.int64)
+        masks.append(2 * k * ratio.denominator < ratio.numerator * int(n))
     mask = masks[0]
     for m in masks[1:]:
         mask = mask[..., None] & m
