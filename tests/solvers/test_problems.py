@@ -1,3 +1,5 @@
+"""The registered problems and presets: the data contract, the FNO settings, and stability of what files hold."""
+
 import json
 import math
 import time
@@ -7,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from specops.data.schema import parse_layout
+from specops.data.schema import layout_for, parse_layout
 from specops.registry import PROBLEMS
-from specops.solvers.problems import Problem, make_problem
+from specops.solvers.problem import field_layout
+from specops.solvers.problems import Problem, make_problem, problem_arguments
 from tests.helpers import assert_close
 
 TINY = {
@@ -46,11 +49,17 @@ def test_contract(name):
         spec = fields[key]
         assert tuple(tensor.shape) == (3, *spec["shape"]), key
         assert tensor.dtype == torch.float32 and bool(torch.isfinite(tensor).all())
-        axes = spec["layout"].split(",")
-        assert axes[0] == "sample" and len(axes) == tensor.dim() and spec["description"]
+        kind, ndim = parse_layout(spec["layout"])  # the data schema's own layout string
+        axes = spec["layout"].split()
+        assert spec["layout"] == layout_for(kind, ndim) and len(axes) == tensor.dim() and spec["description"]
+        assert kind == (
+            "trajectory" if set(problem.input_fields) == set(problem.output_fields) else "operator"
+        )
         for axis, size in zip(axes, tensor.shape):
-            if axis in ("x", "y", "t"):
+            if axis in ("x", "y"):
                 assert len(coords[axis]) == size, (key, axis)
+            if axis == "time":
+                assert len(coords["t"]) == size, key
     # sample i depends only on seeds[i]: a shard and a single regeneration agree bit for bit
     alone = problem.generate([4])
     shard = problem.generate([1, 4])
@@ -127,6 +136,24 @@ def test_bad_settings_are_reported():
         problem.generate(["a"])
     with pytest.raises(ValueError, match=r"dtype=torch\.float16"):
         problem.generate([0], dtype=torch.float16)
+    with pytest.raises(ValueError, match="coefficient='smooth' must be 'threshold' or 'lognormal'"):
+        make_problem("darcy", coefficient="smooth")
+
+
+def test_unknown_parameters_are_named_with_the_valid_ones():
+    with pytest.raises(ValueError, match=r"problem 'ns' has no parameter 'visocsity'.*viscosity"):
+        make_problem("ns", visocsity=1e-4)
+    for name in PROBLEMS.names():
+        # every argument is accepted under its own name, and the defaults are the preset
+        assert make_problem(name, **problem_arguments(name)).metadata() == make_problem(name).metadata()
+
+
+def test_field_layout_is_the_data_schema_layout():
+    for kind in ("operator", "trajectory"):
+        for ndim in (1, 2, 3):
+            assert field_layout(kind, ndim) == layout_for(kind, ndim)
+    with pytest.raises(ValueError, match="kind='pairs'"):
+        field_layout("pairs", 1)
 
 
 # Overrides of every string option and of the operator mode of each family, for the golden metadata.
@@ -161,11 +188,7 @@ def test_metadata_is_what_files_written_by_earlier_versions_hold():
         described = {
             "metadata": json.loads(json.dumps(problem.metadata())),
             "fields": {
-                key: [
-                    list(spec["shape"]),
-                    spec["description"],
-                    parse_layout(spec["layout"].replace(",", " "))[0],
-                ]
+                key: [list(spec["shape"]), spec["description"], parse_layout(spec["layout"])[0]]
                 for key, spec in problem.fields().items()
             },
             "input_fields": list(problem.input_fields),

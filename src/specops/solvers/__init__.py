@@ -12,7 +12,8 @@ from specops.solvers.integrate import BlowUpError, Trajectory, integrate, stable
 from specops.solvers.kdv import KdV
 from specops.solvers.ks import KuramotoSivashinsky
 from specops.solvers.navier_stokes import FNOForcing, KolmogorovForcing, NavierStokes2D
-from specops.solvers.problems import Problem, make_problem
+from specops.solvers.problem import Problem
+from specops.solvers.problems import make_problem
 from specops.solvers.random_fields import (
     CosineRandomField,
     GaussianRandomField,

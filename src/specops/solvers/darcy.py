@@ -51,6 +51,7 @@ class Darcy:
     """
 
     name = "darcy"
+    formula = "-div(a grad u) = f"
     order = 2
 
     def __init__(
@@ -222,6 +223,16 @@ class Darcy:
                 f"{residual:.2e}); raise maxiter or use method='direct'"
             )
         return x
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Nodes per axis, boundary included."""
+        return (self.n, self.n)
+
+    def describe(self) -> str:
+        """The method in words: scheme, face average and linear solver."""
+        solve = "sparse LU (SuperLU)" if self.method == "direct" else "Jacobi-preconditioned CG"
+        return f"second-order finite differences, {self.face_average} face averages, {solve}"
 
     def parameters(self) -> dict[str, Any]:
         return {
