@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from specops.solvers.base import PeriodicEquation
 from specops.solvers.burgers import Burgers
 from specops.solvers.darcy import Darcy
 from specops.solvers.integrate import BlowUpError, default_chunk_size, integrate, stable_time_step
@@ -117,3 +118,11 @@ def test_a_steady_solver_is_refused_in_one_line_naming_it():
         integrate(Darcy(9), a, [0.1], stepper=ETDRK4(), dt=0.01)
     with pytest.raises(TypeError, match="not str"):
         integrate("burgers", a, [0.1], stepper="etdrk4", dt=0.01)
+
+
+def test_the_equation_registry_holds_only_what_integrate_advances():
+    import specops.solvers  # noqa: F401  (registers everything)
+    from specops.registry import EQUATIONS, STEADY_SOLVERS
+
+    assert all(issubclass(entry.target, PeriodicEquation) for entry in EQUATIONS.entries())
+    assert "darcy" in STEADY_SOLVERS and "darcy" not in EQUATIONS

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 import torch
 
-from specops.registry import EQUATIONS
+from specops.registry import STEADY_SOLVERS
 
 FaceAverage = Literal["harmonic", "arithmetic"]
 Method = Literal["direct", "cg"]
@@ -247,4 +247,4 @@ class Darcy:
         return f"Darcy(n={self.n}, face_average={self.face_average!r}, method={self.method!r})"
 
 
-EQUATIONS.register("darcy", Darcy)
+STEADY_SOLVERS.register("darcy", Darcy)
