@@ -118,13 +118,14 @@ def _mean_value(value) -> float:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     import specops.solvers  # noqa: F401  (registers equations, steppers and problems)
-    from specops.registry import EQUATIONS, MODELS, PROBLEMS, STEPPERS
+    from specops.registry import EQUATIONS, MODELS, PROBLEMS, STEADY_SOLVERS, STEPPERS
 
     sections = [
         ("models and presets (specops train --model NAME)", MODELS),
         ("problems and presets (specops generate NAME)", PROBLEMS),
         ("equations", EQUATIONS),
         ("time steppers", STEPPERS),
+        ("steady solvers", STEADY_SOLVERS),
     ]
     for title, registry in sections:
         print(f"{title}:")

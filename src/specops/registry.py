@@ -75,6 +75,7 @@ class Registry:
 
 
 MODELS = Registry("model")
-EQUATIONS = Registry("equation")
+EQUATIONS = Registry("equation")  # time-dependent PeriodicEquations: what integrate advances
+STEADY_SOLVERS = Registry("steady solver")  # boundary-value solvers with solve(a, f), e.g. Darcy
 STEPPERS = Registry("stepper")
 PROBLEMS = Registry("problem")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from specops.data.schema import layout_for
 from specops.solvers.random_fields import GaussianRandomField
 from specops.spectral.derivatives import squared_wavenumber
 
@@ -44,19 +45,19 @@ class HeatProblem:
         if self.n_times:
             return {
                 "u": {
-                    "layout": "(sample, time, channel, *space)",
+                    "layout": layout_for("trajectory", self.ndim),
                     "shape": (self.n_times, 1, *self.shape),
                     "description": "temperature",
                 }
             }
         return {
             "a": {
-                "layout": "(sample, channel, *space)",
+                "layout": layout_for("operator", self.ndim),
                 "shape": (1, *self.shape),
                 "description": "initial temperature",
             },
             "u": {
-                "layout": "(sample, channel, *space)",
+                "layout": layout_for("operator", self.ndim),
                 "shape": (1, *self.shape),
                 "description": "temperature at T",
             },

@@ -210,6 +210,22 @@ def test_generation_killed_without_warning_resumes(tmp_path):
     assert _sums(out) == _sums(full)
 
 
+def test_the_kind_is_read_from_the_layout_not_guessed(tmp_path):
+    """A layout that is not the schema's is refused before anything is written (no guessing by substring)."""
+    problem = HeatProblem()
+    fields = problem.fields()
+    fields["u"]["layout"] = "sample,channel,x,y"
+    problem.fields = lambda: fields
+    with pytest.raises(
+        ValueError, match="field 'u': layout 'sample,channel,x,y' is not a specops field layout"
+    ):
+        generate_dataset(problem, 2, tmp_path / "d.h5", progress=False)
+    fields["u"]["layout"] = "sample time channel x y"  # a trajectory layout on an operator-shaped field
+    with pytest.raises(ValueError, match=r"shape \(1, 16, 16\) does not fit its layout"):
+        generate_dataset(problem, 2, tmp_path / "d.h5", progress=False)
+    assert not (tmp_path / "d.h5").exists() and not (tmp_path / "d.h5.partial").exists()
+
+
 @pytest.mark.gpu
 def test_generation_on_cuda_matches_cpu(tmp_path):
     if not torch.cuda.is_available():

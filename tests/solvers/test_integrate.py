@@ -1,7 +1,9 @@
 import pytest
 import torch
 
+from specops.solvers.base import PeriodicEquation
 from specops.solvers.burgers import Burgers
+from specops.solvers.darcy import Darcy
 from specops.solvers.integrate import BlowUpError, default_chunk_size, integrate, stable_time_step
 from specops.solvers.kdv import KdV
 from specops.solvers.navier_stokes import FNOForcing, NavierStokes2D
@@ -70,8 +72,10 @@ def test_progress_bar_does_not_change_results(capsys):
 
 def test_bad_arguments_are_reported():
     eq, u0, _ = _burgers_state(32)
-    with pytest.raises(ValueError, match="must be a Stepper instance"):
-        integrate(eq, u0, [0.1], stepper="etdrk4", dt=0.01)
+    with pytest.raises(ValueError, match="unknown stepper 'rk4'"):
+        integrate(eq, u0, [0.1], stepper="rk4", dt=0.01)
+    with pytest.raises(ValueError, match="must be a Stepper or one of"):
+        integrate(eq, u0, [0.1], stepper=4, dt=0.01)
     with pytest.raises(ValueError, match="increase strictly"):
         integrate(eq, u0, [0.2, 0.1], stepper=ETDRK4(), dt=0.01)
     with pytest.raises(ValueError, match="start at or after t0"):
@@ -97,3 +101,28 @@ def test_default_chunks_bound_temporaries_on_cpu(monkeypatch):
 def test_chunks_grow_when_the_allocator_keeps_large_blocks(monkeypatch):
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", str(16 * 2**30))
     assert default_chunk_size(NavierStokes2D(128), torch.zeros(8, 1, 128, 128, dtype=torch.float64)) == 8
+
+
+def test_a_stepper_by_name_is_the_registered_stepper():
+    eq, u0, _ = _burgers_state(32)
+    for name, stepper in (("etdrk4", ETDRK4()), ("crank_nicolson_rk4", CrankNicolsonRK4())):
+        by_name = integrate(eq, u0, [0.05, 0.1], stepper=name, dt=0.01).states
+        assert torch.equal(by_name, integrate(eq, u0, [0.05, 0.1], stepper=stepper, dt=0.01).states)
+
+
+def test_a_steady_solver_is_refused_in_one_line_naming_it():
+    a = torch.ones(1, 1, 9, 9)
+    with pytest.raises(
+        TypeError, match=r"PeriodicEquation .*not Darcy; it is a steady problem: call its solve\(\)"
+    ):
+        integrate(Darcy(9), a, [0.1], stepper=ETDRK4(), dt=0.01)
+    with pytest.raises(TypeError, match="not str"):
+        integrate("burgers", a, [0.1], stepper="etdrk4", dt=0.01)
+
+
+def test_the_equation_registry_holds_only_what_integrate_advances():
+    import specops.solvers  # noqa: F401  (registers everything)
+    from specops.registry import EQUATIONS, STEADY_SOLVERS
+
+    assert all(issubclass(entry.target, PeriodicEquation) for entry in EQUATIONS.entries())
+    assert "darcy" in STEADY_SOLVERS and "darcy" not in EQUATIONS

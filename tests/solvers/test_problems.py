@@ -1,13 +1,18 @@
+"""The registered problems and presets: the data contract, the FNO settings, and stability of what files hold."""
+
 import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from specops.data.schema import layout_for, parse_layout
 from specops.registry import PROBLEMS
-from specops.solvers.problems import Problem, make_problem
+from specops.solvers.problem import field_layout
+from specops.solvers.problems import Problem, make_problem, problem_arguments
 from tests.helpers import assert_close
 
 TINY = {
@@ -44,11 +49,17 @@ def test_contract(name):
         spec = fields[key]
         assert tuple(tensor.shape) == (3, *spec["shape"]), key
         assert tensor.dtype == torch.float32 and bool(torch.isfinite(tensor).all())
-        axes = spec["layout"].split(",")
-        assert axes[0] == "sample" and len(axes) == tensor.dim() and spec["description"]
+        kind, ndim = parse_layout(spec["layout"])  # the data schema's own layout string
+        axes = spec["layout"].split()
+        assert spec["layout"] == layout_for(kind, ndim) and len(axes) == tensor.dim() and spec["description"]
+        assert kind == (
+            "trajectory" if set(problem.input_fields) == set(problem.output_fields) else "operator"
+        )
         for axis, size in zip(axes, tensor.shape):
-            if axis in ("x", "y", "t"):
+            if axis in ("x", "y"):
                 assert len(coords[axis]) == size, (key, axis)
+            if axis == "time":
+                assert len(coords["t"]) == size, key
     # sample i depends only on seeds[i]: a shard and a single regeneration agree bit for bit
     alone = problem.generate([4])
     shard = problem.generate([1, 4])
@@ -125,3 +136,63 @@ def test_bad_settings_are_reported():
         problem.generate(["a"])
     with pytest.raises(ValueError, match=r"dtype=torch\.float16"):
         problem.generate([0], dtype=torch.float16)
+    with pytest.raises(ValueError, match="coefficient='smooth' must be 'threshold' or 'lognormal'"):
+        make_problem("darcy", coefficient="smooth")
+
+
+def test_unknown_parameters_are_named_with_the_valid_ones():
+    with pytest.raises(ValueError, match=r"problem 'ns' has no parameter 'visocsity'.*viscosity"):
+        make_problem("ns", visocsity=1e-4)
+    for name in PROBLEMS.names():
+        # every argument is accepted under its own name, and the defaults are the preset
+        assert make_problem(name, **problem_arguments(name)).metadata() == make_problem(name).metadata()
+
+
+def test_field_layout_is_the_data_schema_layout():
+    for kind in ("operator", "trajectory"):
+        for ndim in (1, 2, 3):
+            assert field_layout(kind, ndim) == layout_for(kind, ndim)
+    with pytest.raises(ValueError, match="kind='pairs'"):
+        field_layout("pairs", 1)
+
+
+# Overrides of every string option and of the operator mode of each family, for the golden metadata.
+OVERRIDE_CASES = [
+    ("ns", {"resolution": 16, "upsample": 2, "t_final": 0.02, "save_interval": None, "forcing": "none"}),
+    ("ns", {"resolution": 16, "forcing": "kolmogorov", "drag": 0.2, "sigma": 3.0, "stepper": "etdrk4"}),
+    ("burgers", {"resolution": 16, "stepper": "crank_nicolson_heun", "alpha": 2.5, "tau": 7, "sigma": 49}),
+    ("kdv", {"save_interval": None, "n_waves": 3, "max_wavenumber": 2, "nonlinearity": 3, "length": 20}),
+    ("ks", {"resolution": 32, "upsample": 2, "save_interval": None, "hyperviscosity": 0.8, "dt": 0.01}),
+    (
+        "darcy",
+        {"resolution": 9, "upsample": 2, "coefficient": "lognormal", "lognormal_scale": 0.5, "n_modes": 6},
+    ),
+    ("darcy", {"resolution": 12, "forcing": 2.0, "face_average": "arithmetic", "method": "cg", "sigma": 2.0}),
+]
+GOLDEN = Path(__file__).with_name("problems_metadata.json")
+
+
+def test_metadata_is_what_files_written_by_earlier_versions_hold():
+    """``metadata()``, field shapes, descriptions and kinds of every preset, unchanged since the golden file.
+
+    The golden was written by the problems module before it was split into objects (commit d6df33a). A
+    dataset's root attributes hold ``metadata()``, and ``generate`` resumes a partial run or accepts an
+    existing file only when they match: a change here makes earlier files look like other datasets. Update
+    the golden only for an intended change, and say so in the commit.
+    """
+    golden = json.loads(GOLDEN.read_text())
+    cases = [(name, {}) for name in PROBLEMS.names()] + OVERRIDE_CASES
+    assert set(golden) == {f"{n} {json.dumps(o, sort_keys=True)}" if o else n for n, o in cases}
+    for name, overrides in cases:
+        problem = make_problem(name, **overrides)
+        described = {
+            "metadata": json.loads(json.dumps(problem.metadata())),
+            "fields": {
+                key: [list(spec["shape"]), spec["description"], parse_layout(spec["layout"])[0]]
+                for key, spec in problem.fields().items()
+            },
+            "input_fields": list(problem.input_fields),
+            "output_fields": list(problem.output_fields),
+        }
+        key = f"{name} {json.dumps(overrides, sort_keys=True)}" if overrides else name
+        assert described == golden[key], key

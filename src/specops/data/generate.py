@@ -22,12 +22,12 @@ from typing import Any
 import torch
 
 from specops.data.io import ArraySource, check_tiling, concatenate, read_info, write_dataset
-from specops.data.schema import DataFormatError, Kind, decode_attrs, encode_attrs, layout_for
+from specops.data.schema import DataFormatError, decode_attrs, encode_attrs, parse_layout
 
 # The Problem protocol (duck-typed; implemented by specops.solvers.problems):
 #   name: str; input_fields, output_fields: tuple[str, ...]
 #   generate(seeds, *, device=None, dtype=torch.float32) -> dict[str, Tensor]
-#   fields() -> {name: {"layout": str, "shape": per-sample shape, "description": str}}
+#   fields() -> {name: {"layout": layout_for(kind, ndim), "shape": per-sample shape, "description": str}}
 #   coords() -> {"x": ..., "y": ..., "t": ...}; metadata() -> JSON-able dict
 
 
@@ -67,15 +67,16 @@ def _field_specs(problem: Any) -> tuple[dict[str, tuple[int, ...]], dict[str, st
     shapes, layouts, descriptions = {}, {}, {}
     for name, spec in problem.fields().items():
         shape = tuple(int(s) for s in spec["shape"])
-        kind: Kind = "trajectory" if "time" in str(spec.get("layout", "")) else "operator"
-        ndim = len(shape) - (2 if kind == "trajectory" else 1)
         try:
-            layouts[name] = layout_for(kind, ndim)
+            kind, ndim = parse_layout(spec.get("layout", ""))
         except ValueError as exc:
+            raise ValueError(f"problem {problem.name!r} field {name!r}: {exc}") from exc
+        if len(shape) != ndim + (2 if kind == "trajectory" else 1):
             raise ValueError(
-                f"problem {problem.name!r} field {name!r}: per-sample shape {shape} with layout "
-                f"{spec.get('layout')!r} does not fit (channel, *space) or (time, channel, *space): {exc}"
-            ) from exc
+                f"problem {problem.name!r} field {name!r}: per-sample shape {shape} does not fit its layout "
+                f"{spec['layout']!r} without the sample axis"
+            )
+        layouts[name] = spec["layout"]
         shapes[name] = shape
         descriptions[name] = str(spec.get("description", ""))
     return shapes, layouts, descriptions
@@ -97,7 +98,7 @@ def _identity(
 
     meta = dict(problem.metadata())
     outputs = tuple(problem.output_fields)
-    kind = "trajectory" if "time" in layouts[outputs[0]] else "operator"
+    kind, _ = parse_layout(layouts[outputs[0]])
     space = shapes[outputs[0]][2 if kind == "trajectory" else 1 :]
     ident = {
         "source": "generate",

@@ -2,17 +2,20 @@
 
 Equations (``PeriodicEquation`` subclasses) split ``du/dt = N(u, t) + L u`` into explicit and implicit
 parts; steppers advance any equation; ``integrate`` runs them to save times; problems turn seeds into
-datasets (``make_problem``). See ``docs/solvers.md``.
+datasets: ``EvolutionProblem`` (equation x initial condition x save times x stepper) and ``SteadyProblem``
+(coefficient x linear solver), registered presets by ``make_problem``. See ``docs/solvers.md``.
 """
 
 from specops.solvers.base import PeriodicEquation
 from specops.solvers.burgers import Burgers
 from specops.solvers.darcy import Darcy
+from specops.solvers.evolution import EvolutionProblem, SaveTimes
 from specops.solvers.integrate import BlowUpError, Trajectory, integrate, stable_time_step
 from specops.solvers.kdv import KdV
 from specops.solvers.ks import KuramotoSivashinsky
 from specops.solvers.navier_stokes import FNOForcing, KolmogorovForcing, NavierStokes2D
-from specops.solvers.problems import Problem, make_problem
+from specops.solvers.problem import Problem
+from specops.solvers.problems import make_problem, problem_arguments
 from specops.solvers.random_fields import (
     CosineRandomField,
     GaussianRandomField,
@@ -20,6 +23,7 @@ from specops.solvers.random_fields import (
     RandomSines,
     ThresholdedField,
 )
+from specops.solvers.steady import SteadyProblem
 from specops.solvers.steppers import (
     ETDRK4,
     CrankNicolsonHeun,
@@ -37,6 +41,7 @@ __all__ = [
     "CrankNicolsonHeun",
     "CrankNicolsonRK4",
     "Darcy",
+    "EvolutionProblem",
     "FNOForcing",
     "GaussianRandomField",
     "IMEXEuler",
@@ -48,11 +53,14 @@ __all__ = [
     "PeriodicEquation",
     "Problem",
     "RandomSines",
+    "SaveTimes",
+    "SteadyProblem",
     "Stepper",
     "ThresholdedField",
     "Trajectory",
     "integrate",
     "make_problem",
     "make_stepper",
+    "problem_arguments",
     "stable_time_step",
 ]

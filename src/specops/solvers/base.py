@@ -95,6 +95,7 @@ class PeriodicEquation(ABC):
     """
 
     name: str = "equation"
+    formula: str = ""  # the PDE in words, e.g. "u_t + u u_x = nu u_xx" (stored in dataset metadata)
     n_channels: int = 1
 
     def __init__(

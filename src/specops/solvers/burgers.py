@@ -33,6 +33,7 @@ class Burgers(QuadraticFlux1D):
     """
 
     name = "burgers"
+    formula = "u_t + u u_x = nu u_xx"
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 import torch
 
-from specops.registry import EQUATIONS
+from specops.registry import STEADY_SOLVERS
 
 FaceAverage = Literal["harmonic", "arithmetic"]
 Method = Literal["direct", "cg"]
@@ -51,6 +51,7 @@ class Darcy:
     """
 
     name = "darcy"
+    formula = "-div(a grad u) = f"
     order = 2
 
     def __init__(
@@ -223,6 +224,16 @@ class Darcy:
             )
         return x
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Nodes per axis, boundary included."""
+        return (self.n, self.n)
+
+    def describe(self) -> str:
+        """The method in words: scheme, face average and linear solver."""
+        solve = "sparse LU (SuperLU)" if self.method == "direct" else "Jacobi-preconditioned CG"
+        return f"second-order finite differences, {self.face_average} face averages, {solve}"
+
     def parameters(self) -> dict[str, Any]:
         return {
             "pde": self.name,
@@ -236,4 +247,4 @@ class Darcy:
         return f"Darcy(n={self.n}, face_average={self.face_average!r}, method={self.method!r})"
 
 
-EQUATIONS.register("darcy", Darcy)
+STEADY_SOLVERS.register("darcy", Darcy)

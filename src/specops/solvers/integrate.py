@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from specops.solvers.base import PeriodicEquation
-from specops.solvers.steppers import Stepper
+from specops.solvers.steppers import Stepper, make_stepper
 
 
 class BlowUpError(FloatingPointError):
@@ -83,7 +83,7 @@ def integrate(
     u0: torch.Tensor,
     save_times: Sequence[float] | torch.Tensor,
     *,
-    stepper: Stepper,
+    stepper: Stepper | str,
     dt: float | None = None,
     cfl: float = 0.5,
     t0: float = 0.0,
@@ -105,8 +105,9 @@ def integrate(
         Initial states; their dtype and device are those of the computation.
     save_times : sequence of float
         Strictly increasing, ``>= t0``; a save time equal to ``t0`` returns ``u0`` itself.
-    stepper : Stepper
-        e.g. ``CrankNicolsonRK4()``, ``ETDRK4()``.
+    stepper : Stepper or str
+        An instance, e.g. ``CrankNicolsonRK4()``, ``ETDRK4()``, or a registered name (``"etdrk4"``,
+        ``"crank_nicolson_rk4"``; ``specops list`` shows them).
     dt : float, optional
         Largest time step; by default ``stable_time_step(equation, u0, cfl)``.
     progress : bool
@@ -122,8 +123,13 @@ def integrate(
     -------
     Trajectory with ``states`` of shape ``(batch, len(save_times), channel, *space)``.
     """
-    if not isinstance(stepper, Stepper):
-        raise ValueError(f"stepper={stepper!r} must be a Stepper instance such as CrankNicolsonRK4()")
+    if not isinstance(equation, PeriodicEquation):
+        steady = callable(getattr(equation, "solve", None))
+        raise TypeError(
+            f"integrate needs a time-dependent PeriodicEquation (Burgers, KdV, NavierStokes2D, ...), not "
+            f"{type(equation).__name__}{'; it is a steady problem: call its solve() instead' if steady else ''}"
+        )
+    stepper = make_stepper(stepper)
     equation.check_state(u0)
     if check_every < 1:
         raise ValueError(f"check_every={check_every} must be a positive number of steps")

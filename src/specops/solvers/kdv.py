@@ -33,6 +33,7 @@ class KdV(QuadraticFlux1D):
     """
 
     name = "kdv"
+    formula = "u_t + a u u_x + b u_xxx = 0"
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ class KuramotoSivashinsky(QuadraticFlux1D):
     """
 
     name = "ks"
+    formula = "u_t + u u_x + u_xx + nu u_xxxx = 0"
 
     def __init__(
         self,

@@ -82,6 +82,7 @@ class NavierStokes2D(PeriodicEquation):
     """
 
     name = "navier_stokes"
+    formula = "w_t + u . grad w = nu lap w - mu w + f, u = curl psi, -lap psi = w"
 
     def __init__(
         self,
