@@ -35,5 +35,5 @@ def test_regenerated_samples_are_the_problems_samples_at_the_new_grid(tmp_path):
     assert problem_for_file(path).name == "darcy"
     x, y, problem = regenerate(path, [4, 5], 17)
     fresh = make_problem("darcy", resolution=17, upsample=1).generate([104, 105])  # sample i has seed 100 + i
-    assert problem.resolution == 17 and x.shape == y.shape == (2, 1, 17, 17)
+    assert problem.shape == (17, 17) and x.shape == y.shape == (2, 1, 17, 17)
     assert torch.equal(x.float(), fresh["a"]) and torch.equal(y.float(), fresh["u"])

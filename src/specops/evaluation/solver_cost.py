@@ -103,20 +103,23 @@ class _Evolution:
 
     def solve(self, u0: torch.Tensor, m: int, factor: float | None) -> torch.Tensor:
         from specops.solvers.integrate import integrate
+        from specops.solvers.problems import make_problem
 
         p = self.problem
         shape = u0.shape[-p.ndim :]
+        coarse = make_problem(p.name, **{**p.arguments, "resolution": m, "upsample": 1})
         start = spectral_resample(u0.to(self.dtype), (m,) * p.ndim)
-        traj = integrate(p.make_equation(m), start, p.save_times, stepper=p.stepper, dt=factor * p.dt)
+        traj = integrate(coarse.equation, start, p.times.times, stepper=p.stepper, dt=factor * p.dt)
         return spectral_resample(traj.states[:, -1], shape)
 
 
 def _runner(problem, dtype: torch.dtype):
-    from specops.solvers.problems import DarcyProblem, EvolutionProblem
+    from specops.solvers.evolution import EvolutionProblem
+    from specops.solvers.steady import SteadyProblem
 
-    if isinstance(problem, DarcyProblem):
+    if isinstance(problem, SteadyProblem):
         return _Darcy(problem)
-    if isinstance(problem, EvolutionProblem) and not problem.trajectory:
+    if isinstance(problem, EvolutionProblem) and not problem.trajectory and hasattr(problem, "arguments"):
         return _Evolution(problem, dtype)
     return None
 

@@ -30,7 +30,8 @@ def problem_arguments(name: str) -> dict[str, Any]:
 
 
 def make_problem(name: str, **overrides: Any) -> Problem:
-    """Build the registered problem or preset ``name``; keyword arguments override its defaults.
+    """Build the registered problem or preset ``name``; keyword arguments override its defaults. The
+    problem keeps every argument it was built with in ``problem.arguments``.
 
     >>> problem = make_problem("ns-fno-1e-3", resolution=16, upsample=1, t_final=0.02, save_interval=0.01)
     """
@@ -42,7 +43,9 @@ def make_problem(name: str, **overrides: Any) -> Problem:
             f"{', '.join(sorted(arguments))}"
         )
     entry = PROBLEMS.get(name)
-    return entry.target(name=entry.name, **{**arguments, **overrides})
+    problem = entry.target(name=entry.name, **{**arguments, **overrides})
+    problem.arguments = {**arguments, **overrides}  # make_problem(name, **arguments) builds it again
+    return problem
 
 
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
