@@ -15,6 +15,7 @@ import torch
 
 from specops.data.generate import generate_dataset, merge_shards, parse_shard, shard_range
 from specops.data.io import read_info, verify_file
+from specops.locking import LockedError
 from tests.data.problems import HeatProblem
 from tests.helpers import assert_close
 
@@ -200,8 +201,13 @@ def test_generation_killed_without_warning_resumes(tmp_path):
     deadline = time.monotonic() + 60
     while len(list(partial.glob("samples_*.h5"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    proc.kill()  # SIGKILL: no cleanup runs
-    proc.wait()
+    try:
+        # A second process asking for the same output fails at once, naming the first one's lock file.
+        with pytest.raises(LockedError, match=rf"d\.h5 is being written by .*pid {proc.pid}.*d\.h5\.lock"):
+            generate_dataset(HeatProblem(), 8, out, batch_size=2, progress=False)
+    finally:
+        proc.kill()  # SIGKILL: no cleanup runs, the lock file stays behind
+        proc.wait()
     assert len(list(partial.glob("samples_*.h5"))) == 2
     again = HeatProblem()
     generate_dataset(again, 8, out, batch_size=2, progress=False)
@@ -224,3 +230,36 @@ def test_generation_on_cuda_matches_cpu(tmp_path):
         atol=1e-6,
         what="u",
     )
+
+
+def test_merge_keeps_the_same_merge_and_refuses_to_replace_another(tmp_path):
+    def shards(seed):
+        return [
+            generate_dataset(
+                HeatProblem(),
+                6,
+                tmp_path / f"s{seed}{k}.h5",
+                seed=seed,
+                batch_size=2,
+                shard=f"{k}/2",
+                progress=False,
+            )
+            for k in (1, 2)
+        ]
+
+    first, other = shards(0), shards(1)
+    merged = merge_shards(tmp_path / "m.h5", first, progress=False)
+    before, stamp = merged.read_bytes(), merged.stat().st_mtime_ns
+    assert merge_shards(merged, first[::-1], progress=False) == merged  # the same merge again: nothing to do
+    assert merged.stat().st_mtime_ns == stamp
+    with pytest.raises(
+        FileExistsError, match=r"m\.h5 already holds a different dataset \(differs in .*seed.*--overwrite"
+    ):
+        merge_shards(merged, other, progress=False)
+    assert merged.read_bytes() == before
+    merge_shards(merged, other, progress=False, overwrite=True)
+    assert read_info(merged).attrs["seed"] == 1 and verify_file(merged) == []
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(FileExistsError, match=r"junk\.h5 exists and is not a readable dataset"):
+        merge_shards(tmp_path / "junk.h5", first, progress=False)
+    assert (tmp_path / "junk.h5").read_bytes() == b"not hdf5"

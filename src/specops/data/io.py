@@ -22,6 +22,7 @@ import h5py
 import numpy as np
 
 from specops.atomic import atomic_path
+from specops.data.outputs import dataset_differences
 from specops.data.schema import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -149,6 +150,7 @@ def write_dataset(
     expected_digests: Mapping[str, np.ndarray] | None = None,
     compression: str | None = None,
     progress: Callable[[int], None] | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Write a complete dataset file atomically (temporary file, then rename).
 
@@ -172,6 +174,10 @@ def write_dataset(
     compression : {None, "gzip", "lzf"}
     progress : callable, optional
         Called with the number of samples copied after each step (of the first field's length).
+    overwrite : bool
+        With ``False``, an existing ``out`` is kept as it is when it already holds this very dataset
+        (same attributes, fields, coordinates and sample digests; see ``specops.data.outputs``) and
+        refused with ``FileExistsError`` when it holds anything else.
 
     Raises
     ------
@@ -215,8 +221,18 @@ def write_dataset(
     root.setdefault("sample_stop", root["sample_start"] + n)
     offset = int(root["sample_start"])
     out = Path(out)
+    try:
+        encoded = encode_attrs(root)
+    except ValueError as exc:
+        raise ValueError(f"cannot write {out}: {exc}") from None
+    if (
+        not overwrite
+        and out.exists()
+        and _holds_already(out, root, fields, layouts, coords, expected_digests)
+    ):
+        return out
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5:
-        h5.attrs.update(encode_attrs(root))
+        h5.attrs.update(encoded)
         group, sums = h5.create_group("fields"), h5.create_group("checksums")
         for name, src in fields.items():
             sample_shape = tuple(int(s) for s in src.shape[1:])
@@ -272,6 +288,24 @@ def write_dataset(
                 raise ValueError(f"seeds has shape {seeds.shape}, expected ({n},): one seed per sample")
             h5.create_dataset("seeds", data=seeds)
     return out
+
+
+def _holds_already(out: Path, root, fields, layouts, coords, expected_digests) -> bool:
+    """True if ``out`` holds this very dataset; ``FileExistsError`` naming the difference otherwise."""
+    try:
+        info = read_info(out)
+    except (DataFormatError, OSError) as exc:
+        raise FileExistsError(
+            f"{out} exists and is not a readable dataset ({exc}); pass --overwrite to replace it, or write "
+            f"to another file"
+        ) from None
+    differ = dataset_differences(out, info, root, fields, layouts, coords, expected_digests, sample_digests)
+    if differ:
+        raise FileExistsError(
+            f"{out} already holds a different dataset (differs in {', '.join(differ[:4])}); pass --overwrite "
+            f"to replace it, or write to another file"
+        )
+    return True
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -463,6 +497,7 @@ def concatenate(
     attrs: Mapping[str, Any] | None = None,
     compression: str | None = None,
     progress: Callable[[int], None] | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Join dataset files holding consecutive sample ranges of one dataset into one file.
 
@@ -471,6 +506,7 @@ def concatenate(
     field names, layouts, sample shapes and dtypes, and in coordinates; their sample ranges must follow
     each other without gap or overlap. Data is copied sample batch by sample batch and checked against
     each input's stored digests, so the result has the same per-field checksums as a file written in one go.
+    ``overwrite`` is passed to :func:`write_dataset`.
     """
     if not inputs:
         raise ValueError("concatenate needs at least one input file")
@@ -500,6 +536,7 @@ def concatenate(
         expected_digests=digests,
         compression=compression,
         progress=progress,
+        overwrite=overwrite,
     )
 
 
