@@ -14,6 +14,7 @@ instead of computing the same batches; the lock dies with its process, so a kill
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 
 import torch
 
+from specops.atomic import OutOfSpaceError, out_of_space
 from specops.data.io import ArraySource, check_tiling, concatenate, read_info, write_dataset
 from specops.data.schema import DataFormatError, Kind, decode_attrs, encode_attrs, layout_for
 from specops.locking import exclusive_lock
@@ -218,6 +220,8 @@ def generate_dataset(
     ValueError
         Bad arguments, or a batch with NaN/inf values (naming the samples and their seeds; finished
         batches are kept).
+    specops.atomic.OutOfSpaceError
+        The disk, quota or file size limit ran out; finished batches are kept, rerun to resume.
     """
     if int(n_samples) < 1 or int(batch_size) < 1:
         raise ValueError(f"n_samples={n_samples} and batch_size={batch_size} must be at least 1")
@@ -247,28 +251,33 @@ def generate_dataset(
         done = _finished_batches(partial, ident)
         batches = [(b, min(b + batch_size, stop)) for b in range(start, stop, batch_size)]
         initial = sum(hi - lo for lo, hi in batches if (lo, hi) in done)
-        with _bar(stop - start, f"generate {problem.name}", progress, initial) as bar:
-            for lo, hi in (b for b in batches if b not in done):
-                seeds = [seed + i for i in range(lo, hi)]
-                with torch.no_grad():
-                    data = problem.generate(seeds, device=device, dtype=dtype)
-                arrays = _check_batch(problem, data, seeds, shapes, lo, partial)
-                write_dataset(
-                    _part_path(partial, lo, hi),
-                    {
-                        name: ArraySource(arrays[name], label=f"problem {problem.name!r} field {name!r}")
-                        for name in shapes
-                    },
-                    layouts=layouts,
-                    descriptions=descriptions,
-                    attrs={**ident, "sample_start": lo, "sample_stop": hi},
-                    coords=coords,
-                    seeds=seeds,
-                )
-                bar.update(hi - lo)
-        with _bar(stop - start, "assemble", progress) as bar:
-            parts = [_part_path(partial, lo, hi) for lo, hi in batches]
-            concatenate(out, parts, compression=compression, progress=bar.update)
+        try:
+            with _bar(stop - start, f"generate {problem.name}", progress, initial) as bar:
+                for lo, hi in (b for b in batches if b not in done):
+                    seeds = [seed + i for i in range(lo, hi)]
+                    with torch.no_grad():
+                        data = problem.generate(seeds, device=device, dtype=dtype)
+                    arrays = _check_batch(problem, data, seeds, shapes, lo, partial)
+                    write_dataset(
+                        _part_path(partial, lo, hi),
+                        {
+                            name: ArraySource(arrays[name], label=f"problem {problem.name!r} field {name!r}")
+                            for name in shapes
+                        },
+                        layouts=layouts,
+                        descriptions=descriptions,
+                        attrs={**ident, "sample_start": lo, "sample_stop": hi},
+                        coords=coords,
+                        seeds=seeds,
+                    )
+                    bar.update(hi - lo)
+            with _bar(stop - start, "assemble", progress) as bar:
+                parts = [_part_path(partial, lo, hi) for lo, hi in batches]
+                concatenate(out, parts, compression=compression, progress=bar.update)
+        except OutOfSpaceError as exc:
+            first = "raise the limit (ulimit -f unlimited)" if exc.errno == errno.EFBIG else "free disk space"
+            fix = f"{first}, then rerun the same command: it resumes from the finished batches in {partial}"
+            raise out_of_space(exc, exc.filename, fix) from exc
         shutil.rmtree(partial)
     return out
 

@@ -22,6 +22,7 @@ import h5py
 import numpy as np
 
 from specops.atomic import atomic_path
+from specops.data.h5write import create_h5
 from specops.data.outputs import dataset_differences
 from specops.data.schema import (
     FORMAT_NAME,
@@ -184,6 +185,8 @@ def write_dataset(
     DataFormatError
         On mismatched sample counts, a layout that does not fit the data, NaN or inf values, or a digest
         mismatch. The message names the field, the source and the fix.
+    OutOfSpaceError
+        When the disk, the quota or the file size limit is exhausted (an ``OSError``; ``out`` is intact).
     """
     from specops import __version__
 
@@ -231,7 +234,7 @@ def write_dataset(
         and _holds_already(out, root, fields, layouts, coords, expected_digests)
     ):
         return out
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5:
+    with atomic_path(out) as tmp, create_h5(tmp, out) as (h5, guard):
         h5.attrs.update(encoded)
         group, sums = h5.create_group("fields"), h5.create_group("checksums")
         for name, src in fields.items():
@@ -272,6 +275,7 @@ def write_dataset(
                         )
                 dset[start:stop] = batch
                 digests[start:stop] = sample_sums
+                guard.check()
                 if progress is not None and name == next(iter(fields)):
                     progress(stop - start)
             dset.attrs["layout"] = layouts[name]
