@@ -13,6 +13,7 @@ import types
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from specops.cli import main
 from specops.data.io import read_info
@@ -121,6 +122,31 @@ def test_convert_command(tmp_path, capsys):
     assert read_info(tmp_path / "d.h5").fields["u"].layout == "sample time channel x"
     assert main([*args, "--input", "a", "--output", "nope", "--no-progress"]) == 2
     assert "has no array 'nope'" in capsys.readouterr().err
+
+
+def test_generate_on_a_missing_device_is_one_line_and_makes_no_file(
+    heat_solvers, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    args = ["generate", "heat", "--samples", "2", "--out", str(tmp_path / "d.h5"), "--no-progress"]
+    assert main([*args, "--device", "cuda"]) == 2
+    assert capsys.readouterr().err == (
+        "specops generate: error: --device cuda: no CUDA device is available; use --device cpu\n"
+    )
+    assert main([*args, "--device", "tpu0"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_solver_blow_up_names_the_seeds(tmp_path, capsys):
+    out = tmp_path / "k.h5"
+    args = ["generate", "kdv", "--samples", "2", "--resolution", "32", "--batch-size", "2", "--seed", "2"]
+    assert main([*args, "--set", "dt=0.5", "--out", str(out), "--no-progress"]) == 2  # far above KdV's limit
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "specops generate: error: problem 'kdv': the solver blew up (NaN or inf) in sample(s) "
+    )
+    assert "in sample(s) 1 (seed 3) by t=" in err and err.count("\n") == 1
 
 
 def test_a_second_writer_of_an_output_fails_at_once(heat_solvers, tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import subprocess
 import sys
 import time
@@ -13,9 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from specops.data.generate import generate_dataset, merge_shards, parse_shard, shard_range
+from specops.data.generate import check_device, generate_dataset, merge_shards, parse_shard, shard_range
 from specops.data.io import read_info, verify_file
 from specops.locking import LockedError
+from specops.solvers.integrate import BlowUpError
 from tests.data.problems import HeatProblem
 from tests.helpers import assert_close
 
@@ -230,6 +232,38 @@ def test_generation_on_cuda_matches_cpu(tmp_path):
         atol=1e-6,
         what="u",
     )
+
+
+def test_solver_blow_up_names_the_seeds_and_keeps_finished_batches(tmp_path):
+    class BlowsUp(HeatProblem):
+        def generate(self, seeds, **kw):
+            data = super().generate(seeds, **kw)
+            if self.calls == 2:  # the solver reports batch indices, as integrate's BlowUpError does
+                raise BlowUpError([1], 0.25, 0.01)
+            return data
+
+    with pytest.raises(ValueError) as info:
+        generate_dataset(BlowsUp(), 6, tmp_path / "d.h5", seed=10, batch_size=2, progress=False)
+    message = str(info.value)
+    assert "blew up (NaN or inf) in sample(s) 3 (seed 13) by t=0.25 with dt=0.01" in message
+    assert (
+        message.endswith(f"Finished batches are kept in {tmp_path / 'd.h5.partial'}") and "\n" not in message
+    )
+    assert [p.name for p in (tmp_path / "d.h5.partial").iterdir()] == ["samples_0000000000_0000000002.h5"]
+
+
+def test_unavailable_device_is_refused_before_any_file_is_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device, message in [
+        ("cuda", "--device cuda: no CUDA device is available; use --device cpu"),
+        ("cuda:1", "--device cuda:1: no CUDA device is available; use --device cpu"),
+        ("gpu", "--device gpu: not a device name; use --device cpu, cuda or cuda:N"),
+        ("meta", "--device meta: meta tensors hold no data"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            generate_dataset(HeatProblem(), 2, tmp_path / "d.h5", device=device, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    assert check_device(None) == torch.device("cpu") and check_device("cpu") == torch.device("cpu")
 
 
 def test_merge_keeps_the_same_merge_and_refuses_to_replace_another(tmp_path):

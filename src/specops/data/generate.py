@@ -68,6 +68,35 @@ def shard_range(n_samples: int, batch_size: int, shard: tuple[int, int] | None) 
     return lo * batch_size, min(hi * batch_size, n_samples)
 
 
+def check_device(device: torch.device | str | None) -> torch.device:
+    """``device`` as a ``torch.device`` that exists here; ``ValueError`` naming the fix otherwise."""
+    name = "cpu" if device is None else str(device)
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"--device {name}: not a device name; use --device cpu, cuda or cuda:N") from None
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: no CUDA device is available; use --device cpu")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(
+                f"--device {name}: there is no CUDA device {dev.index}, only {count} (cuda:0 to "
+                f"cuda:{count - 1}); pick one of those"
+            )
+        return dev
+    if dev.type == "meta":
+        raise ValueError(f"--device {name}: meta tensors hold no data; use --device cpu or cuda")
+    try:
+        torch.zeros(1, device=dev)
+    except Exception as exc:  # each backend reports its absence with its own exception type
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"--device {name}: not usable here ({reason}); use --device cpu") from None
+    return dev
+
+
 def _field_specs(problem: Any) -> tuple[dict[str, tuple[int, ...]], dict[str, str], dict[str, str]]:
     shapes, layouts, descriptions = {}, {}, {}
     for name, spec in problem.fields().items():
@@ -200,7 +229,8 @@ def generate_dataset(
     shard : "K/N" or (K, N), optional
         Generate only the K-th of N disjoint parts (whole batches); join them with :func:`merge_shards`.
     device, dtype
-        Where and in which precision the solver runs; stored data has ``dtype``.
+        Where and in which precision the solver runs; stored data has ``dtype``. The device is checked
+        (:func:`check_device`) before anything is written.
     compression : {None, "gzip", "lzf"}
     attrs : mapping, optional
         Extra root attributes (the CLI stores the command that regenerates the file).
@@ -218,8 +248,8 @@ def generate_dataset(
     specops.locking.LockedError
         Another process is generating ``out``.
     ValueError
-        Bad arguments, or a batch with NaN/inf values (naming the samples and their seeds; finished
-        batches are kept).
+        Bad arguments, a device that is not available, or a batch with NaN/inf values or a solver blow-up
+        (naming the samples and their seeds; finished batches are kept).
     specops.atomic.OutOfSpaceError
         The disk, quota or file size limit ran out; finished batches are kept, rerun to resume.
     """
@@ -231,7 +261,7 @@ def generate_dataset(
     shard = parse_shard(shard)
     start, stop = shard_range(n_samples, batch_size, shard)
     out = Path(out)
-    device = torch.device(device if device is not None else "cpu")
+    device = check_device(device)
     shapes, layouts, descriptions = _field_specs(problem)
     for name in (*problem.input_fields, *problem.output_fields):
         if name not in shapes:
@@ -255,8 +285,11 @@ def generate_dataset(
             with _bar(stop - start, f"generate {problem.name}", progress, initial) as bar:
                 for lo, hi in (b for b in batches if b not in done):
                     seeds = [seed + i for i in range(lo, hi)]
-                    with torch.no_grad():
-                        data = problem.generate(seeds, device=device, dtype=dtype)
+                    try:
+                        with torch.no_grad():
+                            data = problem.generate(seeds, device=device, dtype=dtype)
+                    except FloatingPointError as exc:  # the solvers' BlowUpError names batch indices
+                        raise _blow_up(problem, exc, seeds, lo, partial) from exc
                     arrays = _check_batch(problem, data, seeds, shapes, lo, partial)
                     write_dataset(
                         _part_path(partial, lo, hi),
@@ -304,6 +337,25 @@ def _finished(out: Path, ident: Mapping[str, Any], start: int, stop: int, overwr
     raise FileExistsError(
         f"{out} already holds a different dataset (differs in {', '.join(differ) or 'sample range'}); "
         f"choose another --out or pass --overwrite to replace it"
+    )
+
+
+def _blow_up(
+    problem: Any, exc: FloatingPointError, seeds: Sequence[int], start: int, partial: Path
+) -> ValueError:
+    """The solver's blow-up as one line naming the global sample indices and their seeds."""
+    samples = [i for i in getattr(exc, "samples", None) or [] if isinstance(i, int) and 0 <= i < len(seeds)]
+    if samples:
+        which = ", ".join(f"{start + i} (seed {seeds[i]})" for i in samples[:5])
+        which += f" and {len(samples) - 5} more" if len(samples) > 5 else ""
+    else:
+        which = f"{start}..{start + len(seeds) - 1} (seeds {seeds[0]}..{seeds[-1]})"
+    when = f" by t={exc.time:.6g}" if isinstance(getattr(exc, "time", None), float) else ""
+    step = f" with dt={exc.dt:.4g}" if isinstance(getattr(exc, "dt", None), float) else ""
+    return ValueError(
+        f"problem {problem.name!r}: the solver blew up (NaN or inf) in sample(s) {which}{when}{step}; use a "
+        f"smaller time step (--set dt=...), a finer grid or more viscosity, or --dtype float64. Finished "
+        f"batches are kept in {partial}"
     )
 
 
