@@ -188,3 +188,26 @@ def test_merge_refuses_to_replace_a_different_file(heat_solvers, tmp_path, capsy
     assert "already holds a different dataset" in err and "--overwrite" in err and err.count("\n") == 1
     assert merged.read_bytes() == before
     assert main([*merge, "--overwrite"]) == 0 and read_info(merged).attrs["seed"] == 0
+
+
+def test_info_on_damaged_metadata_is_one_line(heat_solvers, tmp_path, capsys):
+    out = tmp_path / "d.h5"
+    assert (
+        main(["generate", "heat", "--samples", "2", "--resolution", "8", "--out", str(out), "--no-progress"])
+        == 0
+    )
+    with h5py.File(out, "r+") as h5:
+        h5.attrs["parameters"] = "nu: 0.01"  # listed in json_attrs, but YAML, not JSON
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"specops info: error: {out}: root attribute 'parameters'='nu: 0.01' is listed as JSON"
+    )
+    assert err.count("\n") == 1
+    with h5py.File(out, "r+") as h5:
+        del h5.attrs["parameters"]
+        del h5["fields"]["u"]
+        h5["fields"].create_group("u")
+    assert main(["info", str(out), "--verify"]) == 1
+    assert f"{out}: /fields/u is a group, not an array" in capsys.readouterr().err
