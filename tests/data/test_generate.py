@@ -16,7 +16,7 @@ import torch
 
 from specops.data.generate import check_device, generate_dataset, merge_shards, parse_shard, shard_range
 from specops.data.io import read_info, verify_file
-from specops.locking import LockedError
+from specops.locking import LockedError, exclusive_lock
 from specops.solvers.integrate import BlowUpError
 from tests.data.problems import HeatProblem
 from tests.helpers import assert_close
@@ -107,7 +107,8 @@ def test_rerunning_a_finished_generation_keeps_the_file(tmp_path):
     out = generate_dataset(HeatProblem(), 4, tmp_path / "d.h5", batch_size=2, progress=False)
     before = out.stat().st_mtime_ns
     again = HeatProblem()
-    generate_dataset(again, 4, out, batch_size=2, progress=False)
+    with exclusive_lock(out):  # nothing to write: works while another process holds the lock (or read-only)
+        generate_dataset(again, 4, out, batch_size=2, progress=False)
     assert again.calls == 0 and out.stat().st_mtime_ns == before
     with pytest.raises(FileExistsError, match="--overwrite"):
         generate_dataset(HeatProblem(), 4, out, seed=1, batch_size=2, progress=False)

@@ -271,10 +271,12 @@ def generate_dataset(
     ident = _identity(problem, n_samples, seed, batch_size, device, dtype, shapes, layouts, attrs)
     ident["shard"] = f"{shard[0]}/{shard[1]}" if shard else "none"
     coords = {k: (v.detach().cpu().numpy() if torch.is_tensor(v) else v) for k, v in problem.coords().items()}
+    if _finished(out, ident, start, stop, overwrite):  # nothing to write, so no lock to take
+        return out
     # One process at a time per output: a second one would compute the same batches and both would
     # report success with one's data in the file.
     with exclusive_lock(out, what="dataset file", fix="wait for it to finish, or choose another --out"):
-        if _finished(out, ident, start, stop, overwrite):
+        if _finished(out, ident, start, stop, overwrite):  # finished by another process meanwhile
             return out
         partial = _partial_dir(out)
         partial.mkdir(parents=True, exist_ok=True)
