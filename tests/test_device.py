@@ -13,14 +13,15 @@ def test_known_devices_resolve():
 
 @pytest.mark.parametrize("name", ["tpu", "gpu0", "xla"])
 def test_unknown_devices_name_the_setting_and_the_choices(name):
-    with pytest.raises(ValueError, match=rf"train.device='{name}'.*cpu"):
+    with pytest.raises(ValueError, match=rf"train.device='{name}'.*use train.device=cpu"):
         resolve_device(name, what="train.device")
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
-def test_cuda_without_a_gpu_says_so():
-    with pytest.raises(ValueError, match=r"--device='cuda': no CUDA device is available.*--device=cpu"):
+def test_cuda_without_a_gpu_says_so(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"^--device cuda: no CUDA device is available; use --device cpu$"):
         resolve_device("cuda", what="--device")
+    assert resolve_device(None) == torch.device("cpu") and resolve_device("auto") == torch.device("cpu")
 
 
 def test_threads_auto_leaves_busy_cores_alone(monkeypatch):

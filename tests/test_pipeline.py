@@ -140,3 +140,21 @@ def test_bad_configuration_is_a_clear_error(heat_files, tmp_path, capsys):
     assert code == 2 and "--data" in err
     code, _out, err = _run(["evaluate", str(tmp_path / "nothing")], capsys)
     assert code == 2 and "no checkpoint" in err
+
+
+def test_data_without_kind_is_named_as_incomplete(heat_files, tmp_path, capsys):
+    import h5py
+
+    from specops import pipeline
+    from specops.config import load_config
+
+    bad = tmp_path / "nokind.h5"
+    bad.write_bytes(heat_files[0].read_bytes())
+    with h5py.File(bad, "r+") as h5:
+        del h5.attrs["kind"]
+    code, _, err = _run(["train", "--data", str(bad), "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert f"{bad} has no root attribute kind, so it is not a complete specops dataset" in err
+    assert "trajector" not in err
+    with pytest.raises(ValueError, match="has no root attribute kind"):
+        pipeline._test_sets(load_config(None, [f"data.path={heat_files[0]}"]), [bad], "operator")

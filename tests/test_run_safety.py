@@ -160,3 +160,38 @@ def test_load_predictor_maps_physical_inputs_to_physical_outputs(heat_file, tmp_
         # any resolution: a finer grid
         fine = x.repeat_interleave(2, dim=-1).repeat_interleave(2, dim=-2)
         assert predictor(fine).shape == (2, 1, 32, 32)
+
+
+def test_a_second_run_into_a_locked_directory_fails_at_once(heat_file, tmp_path, capsys):
+    import subprocess
+    import sys
+    import textwrap
+
+    run = tmp_path / "run"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import sys, time
+                from specops.training.rundir import run_lock
+                with run_lock({str(run)!r}):
+                    print("locked", flush=True)
+                    time.sleep(60)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert _train(heat_file, run, "--epochs", "1") == 2
+        err = capsys.readouterr().err
+        assert "being written by another process" in err and f"pid {holder.pid}" in err
+        assert not (run / "config.yaml").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _train(heat_file, run, "--epochs", "1") == 0  # a killed holder blocks nobody

@@ -234,6 +234,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         layout=layout,
         compression=args.compression,
         progress=not args.no_progress,
+        overwrite=args.overwrite,
     )
     print(f"wrote {out}")
     return 0
@@ -242,7 +243,13 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def _cmd_merge(args: argparse.Namespace) -> int:
     from specops.data.generate import merge_shards
 
-    out = merge_shards(args.out, args.shards, compression=args.compression, progress=not args.no_progress)
+    out = merge_shards(
+        args.out,
+        args.shards,
+        compression=args.compression,
+        progress=not args.no_progress,
+        overwrite=args.overwrite,
+    )
     print(f"wrote {out}")
     return 0
 
@@ -291,12 +298,14 @@ def _add_data_commands(sub) -> None:
         help="axes of the source arrays, e.g. 'sample x y time'; NAME='...' for one array",
     )
     conv.add_argument("--compression", **compress)
+    conv.add_argument("--overwrite", action="store_true", help="replace an existing different --out file")
     conv.add_argument("--no-progress", action="store_true", help="no progress bar")
     conv.set_defaults(func=_cmd_convert)
     merge = sub.add_parser("merge", help="join the shards of a `generate --shard` run into one file")
     merge.add_argument("out", help="output .h5 file")
     merge.add_argument("shards", nargs="+", help="shard files, in any order")
     merge.add_argument("--compression", **compress)
+    merge.add_argument("--overwrite", action="store_true", help="replace an existing different output file")
     merge.add_argument("--no-progress", action="store_true", help="no progress bar")
     merge.set_defaults(func=_cmd_merge)
 

@@ -7,45 +7,45 @@ import os
 import torch
 
 
-def resolve_device(requested: str | torch.device = "auto", *, what: str = "device") -> torch.device:
-    """The ``torch.device`` that ``requested`` names, or a ``ValueError`` saying what is available.
+def _setting(what: str, value: object) -> str:
+    """``--device cuda`` for a command-line flag, ``train.device='cuda'`` for a configuration key."""
+    return f"{what} {value}" if what.startswith("-") else f"{what}={value!r}"
 
-    ``auto`` is the first CUDA device when there is one, else the CPU. ``what`` names the setting in
-    messages (``"train.device"``, ``"--device"``).
+
+def resolve_device(requested: str | torch.device | None = "auto", *, what: str = "device") -> torch.device:
+    """The ``torch.device`` that ``requested`` names, checked to exist here, or a ``ValueError`` saying
+    what to use instead.
+
+    ``auto`` is the first CUDA device when there is one, else the CPU; None is the CPU. ``what`` names the
+    setting in messages: a flag (``"--device"``) or a configuration key (``"train.device"``).
     """
-    if isinstance(requested, torch.device):
-        text = str(requested)
-    else:
-        text = str(requested).strip().lower()
+    text = "cpu" if requested is None else str(requested).strip().lower()
     if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    available = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        available += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        available.append("mps")
+    named = _setting(what, text)
+    use_cpu = f"use {what} cpu" if what.startswith("-") else f"use {what}=cpu"
     try:
         device = torch.device(text)
-    except RuntimeError:
-        raise ValueError(
-            f"{what}={requested!r} is not a device name; use one of {', '.join(available)}"
-        ) from None
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{named}: not a device name; {use_cpu}, cuda, cuda:N or auto") from None
+    if device.type == "cpu":
+        return device
     if device.type == "cuda":
         if not torch.cuda.is_available():
+            raise ValueError(f"{named}: no CUDA device is available; {use_cpu}")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
             raise ValueError(
-                f"{what}={requested!r}: no CUDA device is available on this machine; use {what}=cpu (or auto)"
+                f"{named}: there is no CUDA device {device.index}, only {count} (cuda:0 to cuda:{count - 1})"
             )
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"{what}={requested!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
-                f"cuda:0 to cuda:{torch.cuda.device_count() - 1}"
-            )
-    elif device.type == "mps" and "mps" not in available:
-        raise ValueError(f"{what}={requested!r}: the MPS backend is not available here; use {what}=cpu")
-    elif device.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(
-            f"{what}={requested!r}: specops runs on {', '.join(available)}, not on {device.type!r} devices"
-        )
+        return device
+    if device.type == "meta":
+        raise ValueError(f"{named}: meta tensors hold no data; {use_cpu} or cuda")
+    try:  # other backends (mps, xpu, ...) report their absence each in their own way
+        torch.zeros(1, device=device)
+    except Exception as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0].split(". ")[0][:160]
+        raise ValueError(f"{named}: not usable here ({reason}); {use_cpu}") from None
     return device
 
 

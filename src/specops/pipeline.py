@@ -28,6 +28,7 @@ from specops.config import Config, ConfigError, adapt_to_data, config_from_dict,
 from specops.data.datasets import OperatorDataset, TrajectoryDataset
 from specops.data.io import read_info
 from specops.data.normalization import Normalizer, fit_normalizers, make_normalizer
+from specops.data.schema import check_usable
 from specops.evaluation.predictor import Predictor
 from specops.evaluation.report import run_evaluation
 from specops.models.base import OperatorModel
@@ -100,7 +101,8 @@ def load_run_data(cfg: Config) -> RunData:
             "data.path is not set: pass --data FILE (a specops dataset, see `specops generate`)"
         )
     info = read_info(cfg.data.path)
-    kind = str(info.attrs.get("kind"))
+    check_usable(info.attrs, cfg.data.path)
+    kind = str(info.attrs["kind"])
     n = int(info.attrs["n_samples"])
     n_train, n_val, n_test = split_counts(cfg, n)
     indices = {
@@ -286,7 +288,8 @@ def _test_sets(cfg: Config, paths: Sequence[str | os.PathLike], kind: str) -> li
     out = []
     for path in paths:
         info = read_info(path)
-        if str(info.attrs.get("kind")) != kind:
+        check_usable(info.attrs, path)
+        if str(info.attrs["kind"]) != kind:
             raise ConfigError(
                 f"{path} holds {info.attrs.get('kind')} data but the run was trained on {kind} data"
             )

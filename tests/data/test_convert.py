@@ -185,19 +185,52 @@ def test_npz_pairs_and_their_errors(tmp_path):
     )
     assert torch.equal(OperatorDataset(out)[1]["x"], torch.from_numpy(a[1][None]))
     before = out.read_bytes()
+    # Even when replacing is allowed, a failed conversion leaves the previous file as it was.
     with pytest.raises(DataFormatError, match=r"different numbers of samples.*'a'.*4.*'short'.*3"):
-        convert(tmp_path / "d.npz", "npz", out, input_fields=["a"], output_fields=["short"], progress=False)
+        convert(
+            tmp_path / "d.npz",
+            "npz",
+            out,
+            input_fields=["a"],
+            output_fields=["short"],
+            progress=False,
+            overwrite=True,
+        )
     with pytest.raises(DataFormatError, match=r"has no array 'v'; it has a, u, short"):
-        convert(tmp_path / "d.npz", "npz", out, input_fields=["a"], output_fields=["v"], progress=False)
+        convert(
+            tmp_path / "d.npz",
+            "npz",
+            out,
+            input_fields=["a"],
+            output_fields=["v"],
+            progress=False,
+            overwrite=True,
+        )
     bad = u.copy()
     bad[2, 3, 3] = np.nan
     np.savez(tmp_path / "nan.npz", a=a, u=bad)
     with pytest.raises(DataFormatError, match=r"field 'u'.*NaN or inf values in sample\(s\) 2"):
-        convert(tmp_path / "nan.npz", "npz", out, input_fields=["a"], output_fields=["u"], progress=False)
+        convert(
+            tmp_path / "nan.npz",
+            "npz",
+            out,
+            input_fields=["a"],
+            output_fields=["u"],
+            progress=False,
+            overwrite=True,
+        )
     data = (tmp_path / "d.npz").read_bytes()
     (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(DataFormatError, match=r"cut\.npz.*truncated|cut\.npz.*corrupt"):
-        convert(tmp_path / "cut.npz", "npz", out, input_fields=["a"], output_fields=["u"], progress=False)
+        convert(
+            tmp_path / "cut.npz",
+            "npz",
+            out,
+            input_fields=["a"],
+            output_fields=["u"],
+            progress=False,
+            overwrite=True,
+        )
     assert out.read_bytes() == before  # nothing already written is lost
 
 
@@ -243,3 +276,23 @@ def test_corrupt_pt_and_unknown_format(tmp_path):
         convert(tmp_path / "x.pt", "neuraloperator", tmp_path / "o.h5", progress=False)
     with pytest.raises(ValueError, match=r"unknown data format 'pdebnch'.*'pdebench'"):
         convert(tmp_path / "x.pt", "pdebnch", tmp_path / "o.h5", progress=False)
+
+
+def test_convert_keeps_the_same_conversion_and_refuses_to_replace_another(tmp_path):
+    a, u = _rand(4, 6, 6), _rand(4, 6, 6)
+    np.savez(tmp_path / "d.npz", a=a, u=u)
+    args = {"input_fields": ["a"], "output_fields": ["u"], "progress": False}
+    out = convert(tmp_path / "d.npz", "npz", tmp_path / "d.h5", **args)
+    before, stamp = out.read_bytes(), out.stat().st_mtime_ns
+    assert convert(tmp_path / "d.npz", "npz", out, **args) == out  # the same conversion: nothing to do
+    assert out.stat().st_mtime_ns == stamp
+    np.savez(tmp_path / "d.npz", a=a, u=u + 1)  # same arrays and shapes, other values
+    with pytest.raises(
+        FileExistsError, match=r"d\.h5 already holds a different dataset \(differs in data of field 'u'\)"
+    ):
+        convert(tmp_path / "d.npz", "npz", out, **args)
+    with pytest.raises(FileExistsError, match=r"differs in input_fields, output_fields\)"):
+        convert(tmp_path / "d.npz", "npz", out, input_fields=["u"], output_fields=["a"], progress=False)
+    assert out.read_bytes() == before
+    convert(tmp_path / "d.npz", "npz", out, **args, overwrite=True)
+    assert np.array_equal(_field(out, "u"), (u + 1)[:, None])

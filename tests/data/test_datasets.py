@@ -134,3 +134,19 @@ def test_missing_field_mismatched_counts_and_nan_are_reported(files):
     ds = OperatorDataset(bad, input_fields=["u"], output_fields=["u"])
     with pytest.raises(DataFormatError, match=r"bad\.h5: sample 3 of field 'u' has NaN.*--verify"):
         ds[3]
+
+
+def test_a_file_without_kind_is_not_a_complete_dataset(files):
+    bad = files["root"] / "nokind.h5"
+    bad.write_bytes(files["traj"].read_bytes())
+    with h5py.File(bad, "r+") as h5:
+        del h5.attrs["kind"]
+    message = rf"nokind\.h5 has no root attribute kind, so it is not a complete specops dataset.*specops info {bad} --verify"
+    for make in (open_dataset, TrajectoryDataset, lambda p: load_splits(p, normalizer="none")):
+        with pytest.raises(DataFormatError, match=message):
+            make(bad)
+    with h5py.File(bad, "r+") as h5:
+        h5.attrs["kind"] = "movie"
+        h5.attrs["n_samples"] = -1
+    with pytest.raises(DataFormatError, match=r"root attribute kind='movie' is not one of .*damaged"):
+        open_dataset(bad)

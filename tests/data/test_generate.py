@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import subprocess
 import sys
 import time
@@ -15,6 +16,8 @@ import torch
 
 from specops.data.generate import generate_dataset, merge_shards, parse_shard, shard_range
 from specops.data.io import read_info, verify_file
+from specops.locking import LockedError, exclusive_lock
+from specops.solvers.integrate import BlowUpError
 from tests.data.problems import HeatProblem
 from tests.helpers import assert_close
 
@@ -104,7 +107,8 @@ def test_rerunning_a_finished_generation_keeps_the_file(tmp_path):
     out = generate_dataset(HeatProblem(), 4, tmp_path / "d.h5", batch_size=2, progress=False)
     before = out.stat().st_mtime_ns
     again = HeatProblem()
-    generate_dataset(again, 4, out, batch_size=2, progress=False)
+    with exclusive_lock(out):  # nothing to write: works while another process holds the lock (or read-only)
+        generate_dataset(again, 4, out, batch_size=2, progress=False)
     assert again.calls == 0 and out.stat().st_mtime_ns == before
     with pytest.raises(FileExistsError, match="--overwrite"):
         generate_dataset(HeatProblem(), 4, out, seed=1, batch_size=2, progress=False)
@@ -200,8 +204,13 @@ def test_generation_killed_without_warning_resumes(tmp_path):
     deadline = time.monotonic() + 60
     while len(list(partial.glob("samples_*.h5"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    proc.kill()  # SIGKILL: no cleanup runs
-    proc.wait()
+    try:
+        # A second process asking for the same output fails at once, naming the first one's lock file.
+        with pytest.raises(LockedError, match=rf"d\.h5 is being written by .*pid {proc.pid}.*d\.h5\.lock"):
+            generate_dataset(HeatProblem(), 8, out, batch_size=2, progress=False)
+    finally:
+        proc.kill()  # SIGKILL: no cleanup runs, the lock file stays behind
+        proc.wait()
     assert len(list(partial.glob("samples_*.h5"))) == 2
     again = HeatProblem()
     generate_dataset(again, 8, out, batch_size=2, progress=False)
@@ -240,3 +249,67 @@ def test_generation_on_cuda_matches_cpu(tmp_path):
         atol=1e-6,
         what="u",
     )
+
+
+def test_solver_blow_up_names_the_seeds_and_keeps_finished_batches(tmp_path):
+    class BlowsUp(HeatProblem):
+        def generate(self, seeds, **kw):
+            data = super().generate(seeds, **kw)
+            if self.calls == 2:  # the solver reports batch indices, as integrate's BlowUpError does
+                raise BlowUpError([1], 0.25, 0.01)
+            return data
+
+    with pytest.raises(ValueError) as info:
+        generate_dataset(BlowsUp(), 6, tmp_path / "d.h5", seed=10, batch_size=2, progress=False)
+    message = str(info.value)
+    assert "blew up (NaN or inf) in sample(s) 3 (seed 13) by t=0.25 with dt=0.01" in message
+    assert (
+        message.endswith(f"Finished batches are kept in {tmp_path / 'd.h5.partial'}") and "\n" not in message
+    )
+    assert [p.name for p in (tmp_path / "d.h5.partial").iterdir()] == ["samples_0000000000_0000000002.h5"]
+
+
+def test_unavailable_device_is_refused_before_any_file_is_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device, message in [
+        ("cuda", "--device cuda: no CUDA device is available; use --device cpu"),
+        ("cuda:1", "--device cuda:1: no CUDA device is available; use --device cpu"),
+        ("gpu", "--device gpu: not a device name; use --device cpu, cuda, cuda:N or auto"),
+        ("meta", "--device meta: meta tensors hold no data"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            generate_dataset(HeatProblem(), 2, tmp_path / "d.h5", device=device, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_merge_keeps_the_same_merge_and_refuses_to_replace_another(tmp_path):
+    def shards(seed):
+        return [
+            generate_dataset(
+                HeatProblem(),
+                6,
+                tmp_path / f"s{seed}{k}.h5",
+                seed=seed,
+                batch_size=2,
+                shard=f"{k}/2",
+                progress=False,
+            )
+            for k in (1, 2)
+        ]
+
+    first, other = shards(0), shards(1)
+    merged = merge_shards(tmp_path / "m.h5", first, progress=False)
+    before, stamp = merged.read_bytes(), merged.stat().st_mtime_ns
+    assert merge_shards(merged, first[::-1], progress=False) == merged  # the same merge again: nothing to do
+    assert merged.stat().st_mtime_ns == stamp
+    with pytest.raises(
+        FileExistsError, match=r"m\.h5 already holds a different dataset \(differs in .*seed.*--overwrite"
+    ):
+        merge_shards(merged, other, progress=False)
+    assert merged.read_bytes() == before
+    merge_shards(merged, other, progress=False, overwrite=True)
+    assert read_info(merged).attrs["seed"] == 1 and verify_file(merged) == []
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(FileExistsError, match=r"junk\.h5 exists and is not a readable dataset"):
+        merge_shards(tmp_path / "junk.h5", first, progress=False)
+    assert (tmp_path / "junk.h5").read_bytes() == b"not hdf5"

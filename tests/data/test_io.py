@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 
 import h5py
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from specops.data import io
+from specops.data.datasets import OperatorDataset
 from specops.data.io import (
     ArraySource,
     concatenate,
@@ -169,3 +171,67 @@ def test_concatenate_checks_stored_digests(tmp_path):
     with pytest.raises(DataFormatError, match="sample 6 does not match its stored checksum"):
         concatenate(tmp_path / "pq.h5", [tmp_path / "p.h5", tmp_path / "q.h5"])
     assert not (tmp_path / "pq.h5").exists()
+
+
+def _damaged(tmp_path, name, change):
+    path = tmp_path / name
+    _write(path)
+    with h5py.File(path, "r+") as h5:
+        change(h5)
+    return path
+
+
+def _group_for_field(h5):
+    del h5["fields"]["u"]
+    h5["fields"].create_group("u")
+
+
+def test_damaged_metadata_is_one_error_naming_file_and_object(tmp_path):
+    cases = {
+        "group.h5": (_group_for_field, r"group\.h5: /fields/u is a group, not an array"),
+        "json.h5": (
+            lambda h5: h5.attrs.__setitem__("note", "{not json"),
+            r"json\.h5: root attribute 'note'='\{not json' is listed as JSON but does not parse",
+        ),
+        "keys.h5": (
+            lambda h5: h5.attrs.__setitem__("json_attrs", "note]"),
+            r"keys\.h5: root attribute 'json_attrs'='note\]' is listed as JSON but does not parse",
+        ),
+        "coords.h5": (
+            lambda h5: (h5["coords"].pop("x"), h5["coords"].create_group("x")),
+            r"coords\.h5: /coords/x is a group, not an array",
+        ),
+        "seeds.h5": (lambda h5: h5.create_group("seeds"), r"seeds\.h5: /seeds is a group, not an array"),
+        "nofields.h5": (lambda h5: h5.pop("fields"), r"nofields\.h5 has no /fields group"),
+    }
+    for name, (change, message) in cases.items():
+        path = _damaged(tmp_path, name, change)
+        with pytest.raises(DataFormatError, match=message):
+            read_info(path)
+        problems = verify_file(path)
+        assert len(problems) == 1 and re.search(message, problems[0]), problems
+        with pytest.raises(DataFormatError, match=message):
+            OperatorDataset(path)
+    path = _damaged(
+        tmp_path, "sums.h5", lambda h5: (h5["checksums"].pop("u"), h5["checksums"].create_group("u"))
+    )
+    assert verify_file(path) == [f"{path}: field 'u' has no checksums; reconvert or regenerate the file"]
+
+
+def test_damaged_hdf5_structures_never_escape_as_raw_h5py_errors(tmp_path):
+    """Each B-tree, heap and symbol-table node of a small file is damaged in turn (as a bad sector would):
+    h5py then raises RuntimeError, OSError or KeyError from deep inside; every reader turns it into one
+    DataFormatError naming the file."""
+    _write(tmp_path / "ok.h5")
+    data = (tmp_path / "ok.h5").read_bytes()
+    offsets = [i for sig in (b"TREE", b"HEAP", b"SNOD") for i in range(len(data)) if data.startswith(sig, i)]
+    assert len(offsets) >= 6
+    for k, offset in enumerate(offsets):
+        path = tmp_path / f"bad{k}.h5"
+        path.write_bytes(data[:offset] + b"XXXX" + data[offset + 4 :])
+        for read in (read_info, lambda p: OperatorDataset(p)[5]):
+            try:
+                read(path)
+            except DataFormatError as exc:
+                assert str(path) in str(exc) and "\n" not in str(exc)
+        assert all(str(path) in p for p in verify_file(path))

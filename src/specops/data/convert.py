@@ -32,6 +32,7 @@ import numpy as np
 
 from specops.data.io import write_dataset
 from specops.data.schema import SPATIAL_AXES, DataFormatError, layout_for, to_python
+from specops.locking import exclusive_lock
 from specops.registry import Registry
 
 FORMATS = Registry("data format")
@@ -501,6 +502,7 @@ def convert(
     dtype: Any = np.float32,
     compression: str | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Convert ``src`` (format ``fmt``, one of ``FORMATS.names()``) into the specops file ``out``.
 
@@ -513,9 +515,12 @@ def convert(
         ``"sample x y time"``; default ``sample`` followed by the spatial axes, no channel.
     dtype
         Stored dtype (float32 by default).
+    overwrite : bool
+        Replace an existing ``out`` that holds anything but this very conversion (otherwise
+        ``FileExistsError``; an ``out`` that already holds it is kept as it is).
 
     The output is written atomically: on any error (corrupt source, NaN, mismatched sample counts) no
-    file appears at ``out`` and an existing one is untouched.
+    file appears at ``out`` and an existing one is untouched. One process at a time may write ``out``.
     """
     from tqdm.auto import tqdm
 
@@ -523,7 +528,10 @@ def convert(
     if not src.is_file():
         raise FileNotFoundError(f"source file {src} does not exist")
     reader: Callable[..., Imported] = FORMATS.get(fmt).target
-    with contextlib.ExitStack() as stack:
+    with (
+        exclusive_lock(out, what="dataset file", fix="wait for it to finish, or choose another --out"),
+        contextlib.ExitStack() as stack,
+    ):
         imported = reader(
             src,
             stack,
@@ -554,4 +562,5 @@ def convert(
                 coords=imported.coords,
                 compression=compression,
                 progress=bar.update,
+                overwrite=overwrite,
             )

@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 
 from specops.data.io import DatasetInfo, open_file, read_info
 from specops.data.normalization import Normalizer, fit_normalizers, make_normalizer
-from specops.data.schema import DataFormatError, parse_layout
+from specops.data.schema import DataFormatError, check_usable, parse_layout
 
 
 class _FileDataset(Dataset):
@@ -48,6 +48,7 @@ class _FileDataset(Dataset):
     ) -> None:
         self.path = Path(path)
         info = read_info(self.path)
+        check_usable(info.attrs, self.path)
         self.info: DatasetInfo = info
         self.metadata: dict[str, Any] = dict(info.attrs)
         # Default fields: what the file says maps to what; a trajectory evolves its output fields.
@@ -145,7 +146,7 @@ class _FileDataset(Dataset):
         dset = self._dataset(name)
         try:
             data = dset[sample] if frames is None else dset[sample, frames]
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             raise DataFormatError(
                 f"{self.path}: cannot read sample {sample} of field {name!r} ({exc}); the file is corrupt: "
                 f"run `specops info {self.path} --verify`, then regenerate it"
@@ -327,12 +328,11 @@ class TrajectoryDataset(_FileDataset):
 
 def open_dataset(path: str | os.PathLike, **kwargs: Any) -> OperatorDataset | TrajectoryDataset:
     """The dataset class that fits the file's ``kind`` (operator pairs or trajectories), built with ``kwargs``."""
-    kind = read_info(path).attrs.get("kind")
-    if kind == "operator":
-        return OperatorDataset(path, **kwargs)
-    if kind == "trajectory":
-        return TrajectoryDataset(path, **kwargs)
-    raise DataFormatError(f"{path}: root attribute kind={kind!r} is neither 'operator' nor 'trajectory'")
+    attrs = read_info(path).attrs
+    check_usable(attrs, path)
+    return (
+        OperatorDataset(path, **kwargs) if attrs["kind"] == "operator" else TrajectoryDataset(path, **kwargs)
+    )
 
 
 def split_indices(
@@ -383,7 +383,9 @@ def load_splits(
     """
     if len(fractions) != 3:
         raise ValueError(f"fractions={list(fractions)} must have three entries (train, val, test)")
-    n = int(read_info(path).attrs["n_samples"])
+    attrs = read_info(path).attrs
+    check_usable(attrs, path)
+    n = attrs["n_samples"]
     train_idx, val_idx, test_idx = split_indices(n, fractions, seed=seed)
     train = open_dataset(path, indices=train_idx, **kwargs)
     if normalizer == "none":

@@ -7,11 +7,14 @@ same device, torch version and batch size the data are bit-identical.
 
 Each finished batch is written atomically to its own file in ``OUT.partial/``; an interrupted run keeps
 them, and running the same call again computes only the missing batches. The batches are then joined into
-``OUT`` (built under a temporary name and renamed) and the directory is removed.
+``OUT`` (built under a temporary name and renamed) and the directory is removed. One process at a time
+generates ``OUT``: it holds ``specops.locking.exclusive_lock(OUT)`` throughout, so a second one fails at once
+instead of computing the same batches; the lock dies with its process, so a killed run stays resumable.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import sys
@@ -21,8 +24,11 @@ from typing import Any
 
 import torch
 
+from specops.atomic import OutOfSpaceError, out_of_space
 from specops.data.io import ArraySource, check_tiling, concatenate, read_info, write_dataset
 from specops.data.schema import DataFormatError, decode_attrs, encode_attrs, parse_layout
+from specops.device import resolve_device
+from specops.locking import exclusive_lock
 
 # The Problem protocol (duck-typed; implemented by specops.solvers.problems):
 #   name: str; input_fields, output_fields: tuple[str, ...]
@@ -196,7 +202,8 @@ def generate_dataset(
     shard : "K/N" or (K, N), optional
         Generate only the K-th of N disjoint parts (whole batches); join them with :func:`merge_shards`.
     device, dtype
-        Where and in which precision the solver runs; stored data has ``dtype``.
+        Where and in which precision the solver runs; stored data has ``dtype``. The device is checked
+        (``specops.device.resolve_device``) before anything is written.
     compression : {None, "gzip", "lzf"}
     attrs : mapping, optional
         Extra root attributes (the CLI stores the command that regenerates the file).
@@ -206,9 +213,19 @@ def generate_dataset(
     Returns
     -------
     Path of the finished file. If ``out`` already holds this very dataset, nothing is recomputed.
-    """
-    from tqdm.auto import tqdm
 
+    Raises
+    ------
+    FileExistsError
+        ``out`` holds another dataset (or is unreadable) and ``overwrite`` is false.
+    specops.locking.LockedError
+        Another process is generating ``out``.
+    ValueError
+        Bad arguments, a device that is not available, or a batch with NaN/inf values or a solver blow-up
+        (naming the samples and their seeds; finished batches are kept).
+    specops.atomic.OutOfSpaceError
+        The disk, quota or file size limit ran out; finished batches are kept, rerun to resume.
+    """
     if int(n_samples) < 1 or int(batch_size) < 1:
         raise ValueError(f"n_samples={n_samples} and batch_size={batch_size} must be at least 1")
     if int(seed) < 0:
@@ -217,7 +234,7 @@ def generate_dataset(
     shard = parse_shard(shard)
     start, stop = shard_range(n_samples, batch_size, shard)
     out = Path(out)
-    device = torch.device(device if device is not None else "cpu")
+    device = resolve_device(device, what="--device")
     shapes, layouts, descriptions = _field_specs(problem)
     for name in (*problem.input_fields, *problem.output_fields):
         if name not in shapes:
@@ -227,62 +244,94 @@ def generate_dataset(
     ident = _identity(problem, n_samples, seed, batch_size, device, dtype, shapes, layouts, attrs)
     ident["shard"] = f"{shard[0]}/{shard[1]}" if shard else "none"
     coords = {k: (v.detach().cpu().numpy() if torch.is_tensor(v) else v) for k, v in problem.coords().items()}
-
-    if out.exists() and not overwrite:
-        try:
-            info = read_info(out)
-        except (DataFormatError, OSError) as exc:
-            raise FileExistsError(
-                f"{out} exists and is not a readable dataset ({exc}); pass --overwrite or another --out"
-            ) from exc
-        differ = _same_generation(info.attrs, ident)
-        same_range = (info.attrs.get("sample_start"), info.attrs.get("sample_stop")) == (start, stop)
-        if not differ and same_range:
+    if _finished(out, ident, start, stop, overwrite):  # nothing to write, so no lock to take
+        return out
+    # One process at a time per output: a second one would compute the same batches and both would
+    # report success with one's data in the file.
+    with exclusive_lock(out, what="dataset file", fix="wait for it to finish, or choose another --out"):
+        if _finished(out, ident, start, stop, overwrite):  # finished by another process meanwhile
             return out
-        raise FileExistsError(
-            f"{out} already holds a different dataset (differs in {', '.join(differ) or 'sample range'}); "
-            f"choose another --out or pass --overwrite to replace it"
-        )
-
-    partial = _partial_dir(out)
-    partial.mkdir(parents=True, exist_ok=True)
-    done = _finished_batches(partial, ident)
-    batches = [(b, min(b + batch_size, stop)) for b in range(start, stop, batch_size)]
-    todo = [b for b in batches if b not in done]
-    bar = tqdm(
-        total=stop - start,
-        initial=sum(hi - lo for lo, hi in batches if (lo, hi) in done),
-        unit="sample",
-        desc=f"generate {problem.name}",
-        disable=not progress,
-        file=sys.stderr,
-    )
-    with bar:
-        for lo, hi in todo:
-            seeds = [seed + i for i in range(lo, hi)]
-            with torch.no_grad():
-                data = problem.generate(seeds, device=device, dtype=dtype)
-            arrays = _check_batch(problem, data, seeds, shapes, lo, partial)
-            write_dataset(
-                _part_path(partial, lo, hi),
-                {
-                    name: ArraySource(arrays[name], label=f"problem {problem.name!r} field {name!r}")
-                    for name in shapes
-                },
-                layouts=layouts,
-                descriptions=descriptions,
-                attrs={**ident, "sample_start": lo, "sample_stop": hi},
-                coords=coords,
-                seeds=seeds,
-            )
-            bar.update(hi - lo)
-    parts = [_part_path(partial, lo, hi) for lo, hi in batches]
-    with tqdm(
-        total=stop - start, unit="sample", desc="assemble", disable=not progress, file=sys.stderr
-    ) as bar:
-        concatenate(out, parts, compression=compression, progress=bar.update)
-    shutil.rmtree(partial)
+        partial = _partial_dir(out)
+        partial.mkdir(parents=True, exist_ok=True)
+        done = _finished_batches(partial, ident)
+        batches = [(b, min(b + batch_size, stop)) for b in range(start, stop, batch_size)]
+        initial = sum(hi - lo for lo, hi in batches if (lo, hi) in done)
+        try:
+            with _bar(stop - start, f"generate {problem.name}", progress, initial) as bar:
+                for lo, hi in (b for b in batches if b not in done):
+                    seeds = [seed + i for i in range(lo, hi)]
+                    try:
+                        with torch.no_grad():
+                            data = problem.generate(seeds, device=device, dtype=dtype)
+                    except FloatingPointError as exc:  # the solvers' BlowUpError names batch indices
+                        raise _blow_up(problem, exc, seeds, lo, partial) from exc
+                    arrays = _check_batch(problem, data, seeds, shapes, lo, partial)
+                    write_dataset(
+                        _part_path(partial, lo, hi),
+                        {
+                            name: ArraySource(arrays[name], label=f"problem {problem.name!r} field {name!r}")
+                            for name in shapes
+                        },
+                        layouts=layouts,
+                        descriptions=descriptions,
+                        attrs={**ident, "sample_start": lo, "sample_stop": hi},
+                        coords=coords,
+                        seeds=seeds,
+                    )
+                    bar.update(hi - lo)
+            with _bar(stop - start, "assemble", progress) as bar:
+                parts = [_part_path(partial, lo, hi) for lo, hi in batches]
+                concatenate(out, parts, compression=compression, progress=bar.update)
+        except OutOfSpaceError as exc:
+            first = "raise the limit (ulimit -f unlimited)" if exc.errno == errno.EFBIG else "free disk space"
+            fix = f"{first}, then rerun the same command: it resumes from the finished batches in {partial}"
+            raise out_of_space(exc, exc.filename, fix) from exc
+        shutil.rmtree(partial)
     return out
+
+
+def _bar(total: int, desc: str, progress: bool, initial: int = 0):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="sample", desc=desc, disable=not progress, file=sys.stderr)
+
+
+def _finished(out: Path, ident: Mapping[str, Any], start: int, stop: int, overwrite: bool) -> bool:
+    """Whether ``out`` already holds this very dataset; ``FileExistsError`` if it holds another one."""
+    if not out.exists() or overwrite:
+        return False
+    try:
+        info = read_info(out)
+    except (DataFormatError, OSError) as exc:
+        raise FileExistsError(
+            f"{out} exists and is not a readable dataset ({exc}); pass --overwrite or another --out"
+        ) from exc
+    differ = _same_generation(info.attrs, ident)
+    if not differ and (info.attrs.get("sample_start"), info.attrs.get("sample_stop")) == (start, stop):
+        return True
+    raise FileExistsError(
+        f"{out} already holds a different dataset (differs in {', '.join(differ) or 'sample range'}); "
+        f"choose another --out or pass --overwrite to replace it"
+    )
+
+
+def _blow_up(
+    problem: Any, exc: FloatingPointError, seeds: Sequence[int], start: int, partial: Path
+) -> ValueError:
+    """The solver's blow-up as one line naming the global sample indices and their seeds."""
+    samples = [i for i in getattr(exc, "samples", None) or [] if isinstance(i, int) and 0 <= i < len(seeds)]
+    if samples:
+        which = ", ".join(f"{start + i} (seed {seeds[i]})" for i in samples[:5])
+        which += f" and {len(samples) - 5} more" if len(samples) > 5 else ""
+    else:
+        which = f"{start}..{start + len(seeds) - 1} (seeds {seeds[0]}..{seeds[-1]})"
+    when = f" by t={exc.time:.6g}" if isinstance(getattr(exc, "time", None), float) else ""
+    step = f" with dt={exc.dt:.4g}" if isinstance(getattr(exc, "dt", None), float) else ""
+    return ValueError(
+        f"problem {problem.name!r}: the solver blew up (NaN or inf) in sample(s) {which}{when}{step}; use a "
+        f"smaller time step (--set dt=...), a finer grid or more viscosity, or --dtype float64. Finished "
+        f"batches are kept in {partial}"
+    )
 
 
 def _part_path(partial: Path, lo: int, hi: int) -> Path:
@@ -316,28 +365,34 @@ def merge_shards(
     *,
     compression: str | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Join shard files of one generation into one dataset, identical in data to an unsharded run.
 
-    Shards may be given in any order; together they must cover every sample exactly once.
+    Shards may be given in any order; together they must cover every sample exactly once. An existing
+    ``out`` that already holds this merge is kept as it is; one that holds anything else is replaced only
+    with ``overwrite`` (otherwise ``FileExistsError``).
     """
-    from tqdm.auto import tqdm
-
-    infos = sorted((read_info(p) for p in shards), key=lambda i: int(i.attrs.get("sample_start", 0)))
-    check_tiling(infos)
-    total = int(infos[0].attrs.get("n_total", 0))
-    start, stop = int(infos[0].attrs["sample_start"]), int(infos[-1].attrs["sample_stop"])
-    covered = stop - start
-    if (start, stop) != (0, total):
-        raise ValueError(
-            f"the shards hold samples {start}..{stop - 1}, {covered} of {total}; generate the missing shards "
-            f"(same command, other --shard K/N) and pass all of them"
-        )
-    with tqdm(total=covered, unit="sample", desc="merge", disable=not progress, file=sys.stderr) as bar:
-        return concatenate(
-            out,
-            [i.path for i in infos],
-            attrs={"shard": "none", "merged_from": [i.path.name for i in infos]},
-            compression=compression,
-            progress=bar.update,
-        )
+    if not shards:
+        raise ValueError("merge needs at least one shard file")
+    out = Path(out)
+    with exclusive_lock(out, what="dataset file", fix="wait for it to finish, or choose another output file"):
+        infos = sorted((read_info(p) for p in shards), key=lambda i: int(i.attrs.get("sample_start", 0)))
+        check_tiling(infos)
+        total = int(infos[0].attrs.get("n_total", 0))
+        start, stop = int(infos[0].attrs["sample_start"]), int(infos[-1].attrs["sample_stop"])
+        covered = stop - start
+        if (start, stop) != (0, total):
+            raise ValueError(
+                f"the shards hold samples {start}..{stop - 1}, {covered} of {total}; generate the missing "
+                f"shards (same command, other --shard K/N) and pass all of them"
+            )
+        with _bar(covered, "merge", progress) as bar:
+            return concatenate(
+                out,
+                [i.path for i in infos],
+                attrs={"shard": "none", "merged_from": [i.path.name for i in infos]},
+                compression=compression,
+                progress=bar.update,
+                overwrite=overwrite,
+            )

@@ -22,6 +22,8 @@ import h5py
 import numpy as np
 
 from specops.atomic import atomic_path
+from specops.data.h5write import create_h5
+from specops.data.outputs import dataset_differences
 from specops.data.schema import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -39,6 +41,8 @@ COPY_BYTES = 256 * 2**20  # samples copied per step: about this many bytes
 # whole-trajectory chunks, which HDF5 reads (and caches) entirely for a few frames (bench_data.py).
 CHUNK_BYTES = 64 * 2**10
 COMPRESSIONS = (None, "gzip", "lzf")
+# h5py reports damage inside a file as any of these, depending on where HDF5 finds it.
+H5_ERRORS = (OSError, RuntimeError, KeyError)
 # Attributes that legitimately differ between the parts of one dataset (shards, generation batches).
 PART_ATTRS = frozenset({"created", "sample_start", "sample_stop", "n_samples", "shard", "merged_from"})
 
@@ -149,6 +153,7 @@ def write_dataset(
     expected_digests: Mapping[str, np.ndarray] | None = None,
     compression: str | None = None,
     progress: Callable[[int], None] | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Write a complete dataset file atomically (temporary file, then rename).
 
@@ -172,12 +177,18 @@ def write_dataset(
     compression : {None, "gzip", "lzf"}
     progress : callable, optional
         Called with the number of samples copied after each step (of the first field's length).
+    overwrite : bool
+        With ``False``, an existing ``out`` is kept as it is when it already holds this very dataset
+        (same attributes, fields, coordinates and sample digests; see ``specops.data.outputs``) and
+        refused with ``FileExistsError`` when it holds anything else.
 
     Raises
     ------
     DataFormatError
         On mismatched sample counts, a layout that does not fit the data, NaN or inf values, or a digest
         mismatch. The message names the field, the source and the fix.
+    OutOfSpaceError
+        When the disk, the quota or the file size limit is exhausted (an ``OSError``; ``out`` is intact).
     """
     from specops import __version__
 
@@ -215,8 +226,18 @@ def write_dataset(
     root.setdefault("sample_stop", root["sample_start"] + n)
     offset = int(root["sample_start"])
     out = Path(out)
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5:
-        h5.attrs.update(encode_attrs(root))
+    try:
+        encoded = encode_attrs(root)
+    except ValueError as exc:
+        raise ValueError(f"cannot write {out}: {exc}") from None
+    if (
+        not overwrite
+        and out.exists()
+        and _holds_already(out, root, fields, layouts, coords, expected_digests)
+    ):
+        return out
+    with atomic_path(out) as tmp, create_h5(tmp, out) as (h5, guard):
+        h5.attrs.update(encoded)
         group, sums = h5.create_group("fields"), h5.create_group("checksums")
         for name, src in fields.items():
             sample_shape = tuple(int(s) for s in src.shape[1:])
@@ -256,6 +277,7 @@ def write_dataset(
                         )
                 dset[start:stop] = batch
                 digests[start:stop] = sample_sums
+                guard.check()
                 if progress is not None and name == next(iter(fields)):
                     progress(stop - start)
             dset.attrs["layout"] = layouts[name]
@@ -272,6 +294,24 @@ def write_dataset(
                 raise ValueError(f"seeds has shape {seeds.shape}, expected ({n},): one seed per sample")
             h5.create_dataset("seeds", data=seeds)
     return out
+
+
+def _holds_already(out: Path, root, fields, layouts, coords, expected_digests) -> bool:
+    """True if ``out`` holds this very dataset; ``FileExistsError`` naming the difference otherwise."""
+    try:
+        info = read_info(out)
+    except (DataFormatError, OSError) as exc:
+        raise FileExistsError(
+            f"{out} exists and is not a readable dataset ({exc}); pass --overwrite to replace it, or write "
+            f"to another file"
+        ) from None
+    differ = dataset_differences(out, info, root, fields, layouts, coords, expected_digests, sample_digests)
+    if differ:
+        raise FileExistsError(
+            f"{out} already holds a different dataset (differs in {', '.join(differ[:4])}); pass --overwrite "
+            f"to replace it, or write to another file"
+        )
+    return True
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -294,13 +334,31 @@ def open_file(path: str | os.PathLike) -> h5py.File:
             f"download or convert it again"
         ) from exc
     try:
-        check_header(decode_attrs(h5.attrs), path)
-        if "fields" not in h5:
+        try:
+            check_header(decode_attrs(h5.attrs, path), path)
+            has_fields = isinstance(h5.get("fields"), h5py.Group)
+        except H5_ERRORS as exc:
+            raise DataFormatError(
+                f"{path}: the root attributes cannot be read ({exc}); the file is corrupt: regenerate it"
+            ) from None
+        if not has_fields:
             raise DataFormatError(f"{path} has no /fields group; the file is damaged: regenerate it")
     except BaseException:
         h5.close()
         raise
     return h5
+
+
+def _array(group: h5py.Group, name: str, path: Path) -> h5py.Dataset:
+    """``group[name]`` if it is an array; a :class:`DataFormatError` naming the file and the object otherwise."""
+    obj = group.get(name)
+    if not isinstance(obj, h5py.Dataset):
+        what = "a group" if isinstance(obj, h5py.Group) else "missing" if obj is None else type(obj).__name__
+        raise DataFormatError(
+            f"{path}: {group.name.rstrip('/')}/{name} is {what}, not an array; the file is damaged: regenerate "
+            f"it, or convert the original data again"
+        )
+    return obj
 
 
 @dataclass
@@ -327,20 +385,33 @@ class DatasetInfo:
 
 
 def _read_info(h5: h5py.File, path: Path) -> DatasetInfo:
-    info = DatasetInfo(path=path, attrs=decode_attrs(h5.attrs))
-    for name, dset in h5["fields"].items():
-        info.fields[name] = FieldInfo(
-            name=name,
-            shape=tuple(dset.shape),
-            dtype=str(dset.dtype),
-            layout=str(dset.attrs.get("layout", "")),
-            description=str(dset.attrs.get("description", "")),
-            sha256=str(dset.attrs.get("sha256", "")),
-        )
-    if "coords" in h5:
-        info.coords = {k: v[...] for k, v in h5["coords"].items()}
-    if "seeds" in h5:
-        info.seeds = h5["seeds"][...]
+    where = "the root attributes"
+    try:
+        info = DatasetInfo(path=path, attrs=decode_attrs(h5.attrs, path))
+        where = "/fields"
+        for name in h5["fields"]:
+            where = f"field {name!r}"
+            dset = _array(h5["fields"], name, path)
+            info.fields[name] = FieldInfo(
+                name=name,
+                shape=tuple(dset.shape),
+                dtype=str(dset.dtype),
+                layout=str(dset.attrs.get("layout", "")),
+                description=str(dset.attrs.get("description", "")),
+                sha256=str(dset.attrs.get("sha256", "")),
+            )
+        if "coords" in h5:
+            where = "/coords"
+            if not isinstance(h5["coords"], h5py.Group):
+                raise DataFormatError(f"{path}: /coords is not a group; the file is damaged: regenerate it")
+            info.coords = {k: _array(h5["coords"], k, path)[...] for k in h5["coords"]}
+        if "seeds" in h5:
+            where = "/seeds"
+            info.seeds = _array(h5, "seeds", path)[...]
+    except H5_ERRORS as exc:
+        raise DataFormatError(
+            f"{path}: {where} cannot be read ({exc}); the file is corrupt: regenerate it"
+        ) from None
     return info
 
 
@@ -384,7 +455,10 @@ def verify_file(path: str | os.PathLike, *, check_data: bool = True, max_reports
         return [str(exc)]
     problems: list[str] = []
     with h5:
-        info = _read_info(h5, path)
+        try:
+            info = _read_info(h5, path)
+        except DataFormatError as exc:
+            return [str(exc)]
         attrs = info.attrs
         problems += check_attrs(attrs, path)
         n = attrs.get("n_samples")
@@ -416,13 +490,21 @@ def verify_file(path: str | os.PathLike, *, check_data: bool = True, max_reports
                         f"{path}: coordinate {axis!r} has {info.coords[axis].size} points but field "
                         f"{f.name!r} has {length} along {axis}"
                     )
-            if f.name not in h5.get("checksums", {}) or not f.sha256:
+            sums = h5.get("checksums")
+            if (
+                not isinstance(sums, h5py.Group)
+                or not isinstance(sums.get(f.name), h5py.Dataset)
+                or not f.sha256
+            ):
                 problems.append(
                     f"{path}: field {f.name!r} has no checksums; reconvert or regenerate the file"
                 )
                 continue
             if check_data:
-                problems += _verify_field(h5, f, path, max_reports)
+                try:
+                    problems += _verify_field(h5, f, path, max_reports)
+                except H5_ERRORS as exc:
+                    problems.append(f"{path}: field {f.name!r} cannot be read ({exc}); the file is corrupt")
     return problems
 
 
@@ -441,7 +523,7 @@ def _verify_field(h5: h5py.File, f: FieldInfo, path: Path, max_reports: int) -> 
             digests[start:stop] = sample_digests(batch)
             for i in _nonfinite_samples(batch)[:max_reports]:
                 problems.append(f"{path}: field {f.name!r} sample {start + int(i)} has NaN or inf values")
-    except OSError as exc:
+    except H5_ERRORS as exc:
         return [f"{path}: field {f.name!r} cannot be read ({exc}); the file is corrupt: regenerate it"]
     wrong = np.flatnonzero((digests != stored[...]).any(axis=1))
     for i in wrong[:max_reports]:
@@ -463,6 +545,7 @@ def concatenate(
     attrs: Mapping[str, Any] | None = None,
     compression: str | None = None,
     progress: Callable[[int], None] | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Join dataset files holding consecutive sample ranges of one dataset into one file.
 
@@ -471,6 +554,7 @@ def concatenate(
     field names, layouts, sample shapes and dtypes, and in coordinates; their sample ranges must follow
     each other without gap or overlap. Data is copied sample batch by sample batch and checked against
     each input's stored digests, so the result has the same per-field checksums as a file written in one go.
+    ``overwrite`` is passed to :func:`write_dataset`.
     """
     if not inputs:
         raise ValueError("concatenate needs at least one input file")
@@ -500,6 +584,7 @@ def concatenate(
         expected_digests=digests,
         compression=compression,
         progress=progress,
+        overwrite=overwrite,
     )
 
 
@@ -515,12 +600,19 @@ class StoredField:
         self.label = str(path)
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        with h5py.File(self.path, "r") as h5:
-            return h5["fields"][self.name][start:stop]
+        return self._get(f"fields/{self.name}", slice(start, stop))
 
     def digests(self) -> np.ndarray:
-        with h5py.File(self.path, "r") as h5:
-            return h5["checksums"][self.name][...]
+        return self._get(f"checksums/{self.name}", ...)
+
+    def _get(self, key: str, index: Any) -> np.ndarray:
+        try:
+            with h5py.File(self.path, "r") as h5:
+                return h5[key][index]
+        except H5_ERRORS as exc:
+            raise DataFormatError(
+                f"{self.path}: /{key} cannot be read ({exc}); the file is corrupt: regenerate it"
+            ) from None
 
 
 def _check_compatible(infos: Sequence[DatasetInfo]) -> None:

@@ -117,14 +117,70 @@ def encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def decode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """Inverse of :func:`encode_attrs`: a dict of Python values (JSON attributes parsed)."""
-    raw = {key: to_python(value) for key, value in attrs.items()}
-    json_keys = json.loads(raw.pop(JSON_ATTRS_KEY, "[]"))
+def decode_attrs(attrs: Mapping[str, Any], path: str | os.PathLike = "attributes") -> dict[str, Any]:
+    """Inverse of :func:`encode_attrs`: a dict of Python values (JSON attributes parsed).
+
+    Raises :class:`DataFormatError` naming ``path`` and the attribute when an attribute cannot be read or a
+    JSON attribute does not parse.
+    """
+    raw = {}
+    for key in attrs:
+        try:
+            raw[key] = to_python(attrs[key])
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
+            raise DataFormatError(
+                f"{path}: root attribute {key!r} cannot be read ({exc}); the file is damaged: regenerate it"
+            ) from None
+    json_keys = _json_value(raw.pop(JSON_ATTRS_KEY, "[]"), JSON_ATTRS_KEY, path)
+    if not isinstance(json_keys, list) or not all(isinstance(k, str) for k in json_keys):
+        raise DataFormatError(
+            f"{path}: root attribute {JSON_ATTRS_KEY}={json_keys!r} must be a list of attribute names; the "
+            f"file is damaged: regenerate it"
+        )
     for key in json_keys:
         if key in raw:
-            raw[key] = json.loads(raw[key])
+            raw[key] = _json_value(raw[key], key, path)
     return raw
+
+
+def _json_value(value: Any, key: str, path: str | os.PathLike) -> Any:
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError) as exc:
+        raise DataFormatError(
+            f"{path}: root attribute {key!r}={_short(value)} is listed as JSON but does not parse ({exc}); the "
+            f"file is damaged: regenerate it, or fix the attribute with h5py"
+        ) from None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+USABLE_ATTRS = ("kind", "n_samples", "input_fields", "output_fields")
+
+
+def check_usable(attrs: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Raise :class:`DataFormatError` unless ``attrs`` say what the file holds (kind, count, fields).
+
+    These are the root attributes the datasets and the trainer read; the message names the file, what is
+    missing or wrong, and the fix.
+    """
+    missing = [key for key in USABLE_ATTRS if key not in attrs]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        raise DataFormatError(
+            f"{path} has no root attribute{plural} {', '.join(missing)}, so it is not a complete specops dataset "
+            f"and nothing says what it holds; regenerate it with `specops generate`, or import the original "
+            f"data with `specops convert` (`specops info {path} --verify` lists every problem)"
+        )
+    problems = _value_problems(attrs, path)
+    n = attrs["n_samples"]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        problems.append(f"{path}: root attribute n_samples={n!r} must be a non-negative integer")
+    if problems:
+        raise DataFormatError(f"{problems[0]}; the file is damaged: regenerate or reconvert it")
 
 
 def check_header(attrs: Mapping[str, Any], path: str | os.PathLike) -> None:
@@ -155,6 +211,11 @@ def check_attrs(attrs: Mapping[str, Any], path: str | os.PathLike) -> list[str]:
         missing += [key for key in GENERATED_ATTRS if key not in attrs]
     if missing:
         problems.append(f"{path}: root attributes missing: {', '.join(missing)}")
+    return problems + _value_problems(attrs, path)
+
+
+def _value_problems(attrs: Mapping[str, Any], path: str | os.PathLike) -> list[str]:
+    problems = []
     if "kind" in attrs and attrs["kind"] not in KINDS:
         problems.append(f"{path}: root attribute kind={attrs['kind']!r} is not one of {KINDS}")
     for key in ("input_fields", "output_fields"):

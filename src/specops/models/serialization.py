@@ -54,8 +54,10 @@ def save(model: OperatorModel, path: str | os.PathLike, *, extra: dict[str, Any]
         "spectral_modes": _spectral_modes(model),
         "extra": extra or {},
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    # Through a Python file object, so a full disk surfaces as an OSError that atomic_path reports cleanly
+    # (torch's own file writer reports it as a bare RuntimeError without the cause).
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(payload, fh)
     return Path(path)
 
 

@@ -15,11 +15,17 @@ from specops.solvers.steppers import Stepper, make_stepper
 
 
 class BlowUpError(FloatingPointError):
-    """The solution became NaN or infinite; ``samples`` lists the batch indices, ``time`` the time."""
+    """The solution became NaN or infinite.
+
+    ``samples`` lists the indices (into the batch ``u0``) of the samples that blew up, ``time`` the time by
+    which they did, ``dt`` the time step. Callers that know more about the samples (the data generator knows
+    their seeds) report them from these attributes.
+    """
 
     def __init__(self, samples: list[int], time: float, dt: float) -> None:
         self.samples = samples
         self.time = time
+        self.dt = dt
         super().__init__(
             f"the solution blew up (NaN or inf) in samples {samples} by t={time:.6g} with dt={dt:.4g}; "
             f"reduce dt (see stable_time_step), raise the resolution or the viscosity"

@@ -17,6 +17,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from specops.locking import exclusive_lock
+
 RUN_FILES = ("config.yaml", "metrics.jsonl", "results.json", "report.md")
 RUN_DIRS = ("checkpoints", "figures", "tensorboard")
 LOCK_NAME = ".specops.lock"
@@ -85,7 +87,13 @@ def clear_run(run_dir: str | os.PathLike) -> None:
 
 @contextlib.contextmanager
 def run_lock(run_dir: str | os.PathLike) -> Iterator[Path]:
-    """Hold ``run_dir``'s lock (creating the directory) while a run writes to it."""
+    """Hold ``run_dir``'s lock (``run_dir/.specops.lock``, creating the directory) while a run writes to
+    it; a second process fails at once naming the first (``specops.locking``)."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    yield run_dir  # TODO(lock): replaced by the shared lock utility
+    with exclusive_lock(
+        run_dir,
+        what="run directory",
+        fix="wait for that run to finish, or choose another --out",
+        lock_file=run_dir / LOCK_NAME,
+    ):
+        yield run_dir
