@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import numpy as np
 from specops.data.io import write_dataset
 from specops.data.schema import SPATIAL_AXES, DataFormatError, layout_for, to_python
 from specops.locking import exclusive_lock
+from specops.progress import Progress
 from specops.registry import Registry
 
 FORMATS = Registry("data format")
@@ -522,8 +522,6 @@ def convert(
     The output is written atomically: on any error (corrupt source, NaN, mismatched sample counts) no
     file appears at ``out`` and an existing one is untouched. One process at a time may write ``out``.
     """
-    from tqdm.auto import tqdm
-
     src = Path(src)
     if not src.is_file():
         raise FileNotFoundError(f"source file {src} does not exist")
@@ -551,9 +549,7 @@ def convert(
             "output_fields": imported.output_fields,
         }
         n = next(iter(imported.fields.values())).shape[0]
-        with tqdm(
-            total=n, unit="sample", desc=f"convert {src.name}", disable=not progress, file=sys.stderr
-        ) as bar:
+        with Progress(n, unit="sample", desc=f"convert {src.name}", enabled=progress) as bar:
             return write_dataset(
                 out,
                 imported.fields,

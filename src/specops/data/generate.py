@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from specops.data.io import ArraySource, check_tiling, concatenate, read_info, w
 from specops.data.schema import DataFormatError, decode_attrs, encode_attrs, parse_layout
 from specops.device import resolve_device
 from specops.locking import exclusive_lock
+from specops.progress import Progress
 
 # The Problem protocol (duck-typed; implemented by specops.solvers.problems):
 #   name: str; input_fields, output_fields: tuple[str, ...]
@@ -290,10 +290,8 @@ def generate_dataset(
     return out
 
 
-def _bar(total: int, desc: str, progress: bool, initial: int = 0):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, unit="sample", desc=desc, disable=not progress, file=sys.stderr)
+def _bar(total: int, desc: str, progress: bool, initial: int = 0) -> Progress:
+    return Progress(total, initial=initial, unit="sample", desc=desc, enabled=progress)
 
 
 def _finished(out: Path, ident: Mapping[str, Any], start: int, stop: int, overwrite: bool) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from specops.progress import Progress
 from specops.solvers.base import PeriodicEquation
 from specops.solvers.steppers import Stepper, make_stepper
 
@@ -117,7 +118,7 @@ def integrate(
     dt : float, optional
         Largest time step; by default ``stable_time_step(equation, u0, cfl)``.
     progress : bool
-        Show a tqdm progress bar over the steps.
+        Show progress over the steps (``specops.progress``: a bar on a terminal, lines on a pipe).
     chunk_size : int, optional
         Samples integrated together. By default the whole batch on GPUs, and on CPUs chunks whose
         temporaries stay near 2 MiB: larger temporaries are fresh ``mmap`` s under glibc's default
@@ -164,9 +165,7 @@ def integrate(
     chunks = [(i, min(i + size, batch)) for i in range(0, batch, size)]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total * len(chunks), desc=equation.name, unit="step", leave=False)
+        bar = Progress(total * len(chunks), desc=equation.name, unit="step", leave=False)
     try:
         parts = [_run(equation, stepper, u0[a:b], a, t0, plan, times, check_every, bar) for a, b in chunks]
     finally:
