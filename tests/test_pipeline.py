@@ -159,3 +159,39 @@ def test_bad_configuration_is_a_clear_error(heat_files, tmp_path, capsys):
     assert code == 2 and "--data" in err
     code, _out, err = _run(["evaluate", str(tmp_path / "nothing")], capsys)
     assert code == 2 and "no checkpoint" in err
+
+
+def test_auto_learning_rate_is_reproducible_and_leaves_no_trace(heat_files, tmp_path):
+    from specops.config import load_config
+    from specops.pipeline import train
+
+    data, _, _ = heat_files
+
+    def run(name: str, lr: str) -> tuple[float, dict]:
+        cfg = load_config(
+            None,
+            [
+                f"data.path={data}",
+                "train.epochs=2",
+                "train.batch_size=8",
+                "train.progress=false",
+                "model.args.hidden_channels=8",
+                "model.args.n_modes=[6,6]",
+                f"optim.lr={lr}",
+                f"run_dir={tmp_path / name}",
+            ],
+        )
+        torch.manual_seed(0)  # the model's initial weights
+        train(cfg, evaluate_after=False, log=lambda message: None)
+        saved = specops.config.load_config(tmp_path / name / "config.yaml")
+        weights = torch.load(tmp_path / name / "checkpoints" / "last.pt", weights_only=True)["state_dict"]
+        return saved.optim.lr, weights
+
+    lr_a, weights_a = run("a", "auto")
+    lr_b, weights_b = run("b", "auto")
+    assert isinstance(lr_a, float) and lr_a == lr_b  # the chosen number is stored with the run
+    assert (tmp_path / "a" / "lr_range_test.json").is_file()
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+    # training with that number given explicitly ends on the same weights: the test left nothing behind
+    lr_c, weights_c = run("c", repr(lr_a))
+    assert lr_c == lr_a and all(torch.equal(weights_a[k], weights_c[k]) for k in weights_a)

@@ -33,6 +33,7 @@ from specops.evaluation.evaluate import run_evaluation
 from specops.models.base import OperatorModel
 from specops.registry import MODELS
 from specops.training.checkpoint import config_from_checkpoint, normalizers_from_checkpoint
+from specops.training.lr_finder import resolve_lr
 from specops.training.trainer import Trainer
 
 Dataset = OperatorDataset | TrajectoryDataset
@@ -179,6 +180,16 @@ def train(
     log(
         f"training {cfg.model.name} ({model.n_parameters:,} parameters) on {n_train} samples of {cfg.data.path} "
         f"({data.kind}, grid {tuple(data.train.spatial_shape)}); run directory {cfg.run_dir}"
+    )
+    cfg = resolve_lr(  # optim.lr=auto: a range test from the initial weights, which it leaves unchanged
+        cfg,
+        model,
+        data.train,
+        x_normalizer=data.x_normalizer,
+        y_normalizer=data.y_normalizer,
+        resume=resume,
+        dist=dist,
+        log=log,
     )
     trainer = Trainer.from_config(
         model, cfg, x_normalizer=data.x_normalizer, y_normalizer=data.y_normalizer, dist=dist
