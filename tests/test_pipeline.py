@@ -1,5 +1,6 @@
 """End-to-end runs of `specops train` / `specops evaluate` on tiny exact data (heat equation, 16^2)."""
 
+import dataclasses
 import json
 
 import pytest
@@ -8,6 +9,7 @@ import torch
 import specops
 from specops.cli import main
 from specops.data.generate import generate_dataset
+from specops.pipeline import split_counts
 from tests.data.problems import HeatProblem
 
 
@@ -64,10 +66,27 @@ def test_train_then_evaluate_end_to_end(heat_files, tmp_path, capsys):
     assert code == 0, err
     results = json.loads((tmp_path / "r.json").read_text())["operator"]
     errors = results["rel_l2"]["u"]
-    # the heat operator is smooth and linear: a short training gets within a few percent, at both grids
-    assert errors["heat16@16x16"] < 0.1 and errors["heat32@32x32"] < 0.15, errors
+    # the heat operator is smooth and linear: a short training gets within a few percent, zero-shot at 32^2
+    assert errors["heat32@32x32"] < 0.15, errors
     assert results["train_resolution"] == "16x16"
-    assert results["n_samples"]["heat16@16x16"] == 4  # the held-out tenth of 48 samples, never trained on
+    # with a separate test file the training file has no test split: only the 32^2 file is a test set
+    assert results["n_samples"] == {"heat32@32x32": 8}, results["n_samples"]
+    saved = specops.config.load_config(run / "config.yaml")
+    assert (saved.data.n_train, saved.data.n_val, saved.data.n_test) == (44, 4, 0)
+
+
+def test_split_trains_on_every_sample_when_test_files_are_given(tmp_path):
+    base = specops.config.Config()
+    data = dataclasses.replace(base.data, path=str(tmp_path / "train.h5"), n_val=5)
+    alone = dataclasses.replace(base, data=data)
+    assert split_counts(alone, 100) == (85, 5, 10)  # no test file: a tenth of the file is held out
+    with_test = dataclasses.replace(base, data=dataclasses.replace(data, test_paths=[str(tmp_path / "t.h5")]))
+    assert split_counts(with_test, 100) == (95, 5, 0)  # validation by n_val only
+    explicit = dataclasses.replace(with_test, data=dataclasses.replace(with_test.data, n_test=20))
+    assert split_counts(explicit, 100) == (75, 5, 20)  # an explicit n_test is kept
+    # naming the training file itself as a test file means its held-out split
+    itself = dataclasses.replace(base, data=dataclasses.replace(data, test_paths=[data.path]))
+    assert split_counts(itself, 100) == (85, 5, 10)
 
 
 def test_autoregressive_training_on_trajectories(heat_files, tmp_path, capsys):
@@ -158,3 +177,39 @@ def test_data_without_kind_is_named_as_incomplete(heat_files, tmp_path, capsys):
     assert "trajector" not in err
     with pytest.raises(ValueError, match="has no root attribute kind"):
         pipeline._test_sets(load_config(None, [f"data.path={heat_files[0]}"]), [bad], "operator")
+
+
+def test_auto_learning_rate_is_reproducible_and_leaves_no_trace(heat_files, tmp_path):
+    from specops.config import load_config
+    from specops.pipeline import train
+
+    data, _, _ = heat_files
+
+    def run(name: str, lr: str) -> tuple[float, dict]:
+        cfg = load_config(
+            None,
+            [
+                f"data.path={data}",
+                "train.epochs=2",
+                "train.batch_size=8",
+                "train.progress=false",
+                "model.args.hidden_channels=8",
+                "model.args.n_modes=[6,6]",
+                f"optim.lr={lr}",
+                f"run_dir={tmp_path / name}",
+            ],
+        )
+        torch.manual_seed(0)  # the model's initial weights
+        train(cfg, evaluate_after=False, log=lambda message: None)
+        saved = specops.config.load_config(tmp_path / name / "config.yaml")
+        weights = torch.load(tmp_path / name / "checkpoints" / "last.pt", weights_only=True)["state_dict"]
+        return saved.optim.lr, weights
+
+    lr_a, weights_a = run("a", "auto")
+    lr_b, weights_b = run("b", "auto")
+    assert isinstance(lr_a, float) and lr_a == lr_b  # the chosen number is stored with the run
+    assert (tmp_path / "a" / "lr_range_test.json").is_file()
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+    # training with that number given explicitly ends on the same weights: the test left nothing behind
+    lr_c, weights_c = run("c", repr(lr_a))
+    assert lr_c == lr_a and all(torch.equal(weights_a[k], weights_c[k]) for k in weights_a)

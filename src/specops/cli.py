@@ -345,6 +345,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _learning_rate(text: str) -> float | str:
+    """``--lr``: a positive number, or ``auto`` for a learning-rate range test."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number or 'auto' (e.g. --lr 3e-3)")
+    return value
+
+
 def _add_train_commands(sub) -> None:
     tr = sub.add_parser(
         "train", parents=[_threads_option()], help="train a model on a dataset file, then evaluate it"
@@ -361,7 +374,7 @@ def _add_train_commands(sub) -> None:
     )
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--batch-size", type=int)
-    tr.add_argument("--lr", type=float)
+    tr.add_argument("--lr", type=_learning_rate, help="peak learning rate, or auto (a range test; default)")
     tr.add_argument("--device", help="cpu, cuda, cuda:1 or auto")
     tr.add_argument("--mode", choices=["operator", "autoregressive", "unrolled"])
     tr.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")

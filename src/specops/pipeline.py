@@ -5,9 +5,11 @@ run directory holds ``config.yaml`` (the resolved configuration), ``metrics.json
 ``checkpoints/{last,best}.pt`` (each rebuilds the model with ``specops.load`` and resumes training),
 ``results.json``, ``figures/*.png`` and ``report.md``.
 
-Splits are by sample and deterministic: the test split is the last ``data.n_test`` samples of the file
-(10% by default), validation the ``data.n_val`` before them, training the first ``data.n_train`` (default:
-all the rest). Normalizers are fitted on the training split only.
+Splits are by sample and deterministic: the test split is the last ``data.n_test`` samples of the file,
+validation the ``data.n_val`` before them, training the first ``data.n_train`` (default: all the rest).
+When ``data.n_test`` is not set, the test split is 10% of the file if no test files are given, and empty
+when they are (``data.test_paths``, ``--test-data``): separate test data never cost training samples.
+Normalizers are fitted on the training split only.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from specops.training.checkpoint import (
     config_from_checkpoint,
     normalizers_from_checkpoint,
 )
+from specops.training.lr_finder import resolve_lr
 from specops.training.trainer import Trainer, seed_everything
 
 Dataset = OperatorDataset | TrajectoryDataset
@@ -58,10 +61,20 @@ class RunData:
 
 
 def split_counts(cfg: Config, n_samples: int) -> tuple[int, int, int]:
-    """``(n_train, n_val, n_test)`` for a file of ``n_samples`` samples under ``cfg.data``."""
-    n_test = (
-        cfg.data.n_test if cfg.data.n_test is not None else (max(1, n_samples // 10) if n_samples > 1 else 0)
-    )
+    """``(n_train, n_val, n_test)`` for a file of ``n_samples`` samples under ``cfg.data``.
+
+    ``n_test`` defaults to a tenth of the file (at least one sample) when ``cfg.data.test_paths`` is empty,
+    and to 0 when test files other than ``cfg.data.path`` are given: then every sample but the ``n_val``
+    validation ones is trained on.
+    """
+    own = Path(cfg.data.path).resolve() if cfg.data.path else None
+    separate = [p for p in cfg.data.test_paths if own is None or Path(p).resolve() != own]
+    if cfg.data.n_test is not None:
+        n_test = cfg.data.n_test
+    elif separate or n_samples < 2:
+        n_test = 0
+    else:
+        n_test = max(1, n_samples // 10)
     n_val = cfg.data.n_val
     n_train = cfg.data.n_train if cfg.data.n_train is not None else n_samples - n_val - n_test
     if min(n_train, n_val, n_test) < 0 or n_train < 1 or n_train + n_val + n_test > n_samples:
@@ -192,6 +205,16 @@ def train(
             batch_size=cfg.train.batch_size,
             world_size=dist.world_size if dist is not None else 1,
         )
+    cfg = resolve_lr(  # optim.lr=auto: a range test from the initial weights, which it leaves unchanged
+        cfg,
+        model,
+        data.train,
+        x_normalizer=data.x_normalizer,
+        y_normalizer=data.y_normalizer,
+        resume=resume,
+        dist=dist,
+        log=log,
+    )
     trainer = Trainer.from_config(
         model, cfg, x_normalizer=data.x_normalizer, y_normalizer=data.y_normalizer, dist=dist
     )

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from specops.config import OptimConfig
+from specops.config import ConfigError, OptimConfig
 from specops.losses import H1FDLoss, LpLoss, SobolevLoss
 from specops.registry import Registry
 
@@ -51,7 +51,17 @@ LOSSES.register("mse", nn.MSELoss, description="mean squared error")
 
 
 def build_optimizer(params: Iterable[nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:
-    """The optimizer ``cfg.name`` over ``params`` with ``cfg.lr``, ``cfg.weight_decay`` and ``cfg.betas``."""
+    """The optimizer ``cfg.name`` over ``params`` with ``cfg.lr``, ``cfg.weight_decay`` and ``cfg.betas``.
+
+    ``cfg.lr`` must be a number: ``"auto"`` is resolved first by a range test on the training data
+    (``specops.training.lr_finder.resolve_lr``, which ``specops train`` runs).
+    """
+    if not isinstance(cfg.lr, (int, float)):
+        raise ConfigError(
+            f"optim.lr={cfg.lr!r} must be resolved to a number before the optimizer is built: "
+            f"specops.training.lr_finder.resolve_lr(cfg, model, train_data) runs the learning-rate range test "
+            f"(specops train does this for you), or set optim.lr to a number such as 1e-3"
+        )
     return OPTIMIZERS.create(
         cfg.name, params=params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=tuple(cfg.betas)
     )
