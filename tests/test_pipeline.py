@@ -176,7 +176,7 @@ def test_data_without_kind_is_named_as_incomplete(heat_files, tmp_path, capsys):
     assert f"{bad} has no root attribute kind, so it is not a complete specops dataset" in err
     assert "trajector" not in err
     with pytest.raises(ValueError, match="has no root attribute kind"):
-        pipeline._test_sets(load_config(None, [f"data.path={heat_files[0]}"]), [bad], "operator")
+        pipeline.data.open_test_sets(load_config(None, [f"data.path={heat_files[0]}"]), [bad], "operator")
 
 
 def test_auto_learning_rate_is_reproducible_and_leaves_no_trace(heat_files, tmp_path):

@@ -38,7 +38,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from specops import pipeline
     from specops.config import load_config
     from specops.training.distributed import init_distributed, shutdown
-    from specops.training.trainer import TrainingInterrupted
+    from specops.training.interrupt import TrainingInterrupted
 
     cfg = load_config(args.config, _train_overrides(args))
     dist = init_distributed()  # one process unless launched by torchrun
@@ -136,33 +136,18 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _parse_sets(items: list[str]) -> dict:
-    import yaml
+    """``--set key=value`` items of ``generate``, read as ``train --set`` reads its values."""
+    from specops.config import parse_assignment
 
-    overrides = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.isidentifier():
-            raise ValueError(f"--set {item!r} must look like key=value, e.g. --set viscosity=1e-3")
-        overrides[key] = yaml.safe_load(value)
-    return overrides
+    return dict(parse_assignment(item, example="viscosity=1e-3") for item in items)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     import torch
 
     from specops.data.generate import generate_dataset
+    from specops.solvers.problems import make_problem
 
-    try:
-        from specops.solvers.problems import make_problem
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("specops.solvers.problems", "specops.solvers"):
-            raise
-        print(
-            "specops generate: the PDE solvers are not installed yet (module specops.solvers.problems is "
-            "missing); update specops to a version that ships them",
-            file=sys.stderr,
-        )
-        return 2
     overrides = _parse_sets(args.set)
     if args.resolution is not None:
         overrides["resolution"] = args.resolution

@@ -2,7 +2,7 @@
 
 A configuration is plain data (numbers, strings, lists); the library takes objects. ``specops train``
 reads a YAML file, applies ``--set section.key=value`` overrides, adapts the defaults to the data
-(``adapt_to_data``), saves the resolved configuration in the run directory and in every checkpoint, and
+(``specops.pipeline.adapt_to_data``), saves the resolved configuration in the run directory and in every checkpoint, and
 only then builds objects from it.
 
 >>> cfg = load_config("configs/darcy.yaml", ["optim.lr=3e-3", "model.args.n_modes=[16,16]"])
@@ -14,7 +14,6 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import difflib
-import inspect
 import os
 import types
 import typing
@@ -210,7 +209,8 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _suggest(key: str, valid: Sequence[str]) -> str:
+def did_you_mean(key: str, valid: Sequence[str]) -> str:
+    """`` Did you mean 'x'?`` for the entry of ``valid`` closest to ``key`` (empty when none is close)."""
     close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""
 
@@ -226,12 +226,12 @@ def _suggest_key(key: str) -> str:
         if close and (not rest or f"{close[0]}.{rest}" in everything):
             return f" Did you mean {(close[0] + '.' + rest) if rest else close[0]!r}?"
         if not rest:
-            return _suggest(key, top)
+            return did_you_mean(key, top)
     last = key.rsplit(".", 1)[-1]
     same_name = [k for k in everything if k.rsplit(".", 1)[-1] == last and k != key]
     if same_name:
         return f" Did you mean {same_name[0]!r}?"
-    return _suggest(key, everything)
+    return did_you_mean(key, everything)
 
 
 def _all_keys(cls: type, prefix: str = "") -> list[str]:
@@ -249,8 +249,11 @@ _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
-def _parse_scalar(text: str) -> Any:
-    """A command-line value as YAML would read it, plus numbers YAML 1.1 leaves as strings (``1e-3``)."""
+def parse_value(text: str) -> Any:
+    """A command-line value as YAML would read it, plus numbers YAML 1.1 leaves as strings (``1e-3``).
+
+    The one reader of ``--set key=value`` values, for ``specops train`` and ``specops generate`` alike.
+    """
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -266,12 +269,16 @@ def _parse_scalar(text: str) -> Any:
     return value
 
 
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Convert ``value`` to the annotated type ``tp`` or raise ``ConfigError`` naming ``key``."""
+def coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert ``value`` to the annotated type ``tp`` or raise ``ConfigError`` naming ``key``.
+
+    Knows ``Any``, ``bool``, ``int``, ``float``, ``str``, ``Literal``, unions with None, lists, tuples,
+    sequences, dicts and config dataclasses.
+    """
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
-        return _parse_scalar(value) if isinstance(value, str) else value
+        return parse_value(value) if isinstance(value, str) else value
     if origin in (Union, types.UnionType):
         if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "~")):
             if type(None) in args:
@@ -281,7 +288,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             if option is type(None):
                 continue
             try:
-                return _coerce(value, option, key)
+                return coerce(value, option, key)
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if len(errors) == 1 else f"{key}={value!r}: " + "; ".join(errors))
@@ -289,7 +296,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         text = str(value)
         if text not in [str(a) for a in args]:
             raise ConfigError(
-                f"{key}={value!r} is not one of {', '.join(repr(a) for a in args)}.{_suggest(text, args)}"
+                f"{key}={value!r} is not one of {', '.join(repr(a) for a in args)}.{did_you_mean(text, args)}"
             )
         return next(a for a in args if str(a) == text)
     if dataclasses.is_dataclass(tp):
@@ -309,13 +316,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         raise ConfigError(f"{key}={value!r} is not a boolean; use true or false")
     if tp is int:
         if isinstance(value, str):
-            value = _parse_scalar(value)
+            value = parse_value(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
             raise ConfigError(f"{key}={value!r} is not an integer")
         return int(value)
     if tp is float:
         if isinstance(value, str):
-            value = _parse_scalar(value)
+            value = parse_value(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}={value!r} is not a number")
         return float(value)
@@ -326,20 +333,20 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin in (list, tuple, collections.abc.Sequence):
         if isinstance(value, str):
             text = value.strip()
-            value = _parse_scalar(text if text.startswith("[") else f"[{text}]")
+            value = parse_value(text if text.startswith("[") else f"[{text}]")
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}={value!r} must be a list")
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 raise ConfigError(f"{key}={value!r} must have {len(args)} entries")
-            return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+            return tuple(coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
         inner = args[0] if args else Any
-        items = [_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+        items = [coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {value!r}")
-        return {str(k): _coerce(v, args[1] if args else Any, f"{key}.{k}") for k, v in value.items()}
+        return {str(k): coerce(v, args[1] if args else Any, f"{key}.{k}") for k, v in value.items()}
     raise ConfigError(f"{key}: unsupported configuration type {tp!r}")  # a bug in the dataclasses
 
 
@@ -359,7 +366,7 @@ def config_from_dict(data: dict[str, Any] | None, cls: type = Config, *, prefix:
                 f"unknown configuration key {full!r}; valid keys{' in ' + repr(prefix.rstrip('.')) if prefix else ''}: "
                 f"{', '.join(names)}.{hint}"
             )
-        kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}")
+        kwargs[key] = coerce(value, hints[key], f"{prefix}{key}")
     return cls(**kwargs)
 
 
@@ -378,6 +385,15 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
     return _plain(cfg)
 
 
+def parse_assignment(item: str, example: str = "optim.lr=1e-3") -> tuple[str, Any]:
+    """``"key=value"`` -> ``(key, parse_value(value))``; ``ConfigError`` for anything else."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part.isidentifier() for part in key.split(".")):
+        raise ConfigError(f"{item!r} must look like key=value (e.g. {example})")
+    return key, parse_value(text.strip())
+
+
 def apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
     """Return a copy of ``cfg`` with dotted ``section.key=value`` overrides applied and type-checked.
 
@@ -387,9 +403,7 @@ def apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
     data = config_to_dict(cfg)
     everything = _all_keys(Config)
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. optim.lr=1e-3)")
-        key, text = (s.strip() for s in item.split("=", 1))
+        key, value = parse_assignment(item)
         parts = key.split(".")
         node: dict[str, Any] = data
         cls: Any = Config  # None once inside a free-form mapping such as model.args
@@ -407,7 +421,7 @@ def apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
                     )
                 tp = _hints(cls)[part]
             if depth == len(parts) - 1:
-                node[part] = _parse_scalar(text)
+                node[part] = value
                 break
             if cls is not None and dataclasses.is_dataclass(tp):
                 cls = tp
@@ -448,114 +462,3 @@ def dump_config(cfg: Config, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
-
-
-def _coercible(tp: Any) -> bool:
-    """Whether ``_coerce`` knows how to check values of the annotated type ``tp``."""
-    if tp in (Any, bool, int, float, str, type(None)):
-        return True
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return True
-    if origin in (Union, types.UnionType, list, tuple, collections.abc.Sequence, dict):
-        return all(a is Ellipsis or _coercible(a) for a in typing.get_args(tp))
-    return False
-
-
-def _constructor_params(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any]]:
-    """Named parameters and type hints of a registered constructor (a class's parent too when it forwards
-    ``**kwargs``, as TFNO does to FNO)."""
-    init = target.__init__ if inspect.isclass(target) else target
-    params = dict(inspect.signature(target).parameters)
-    hints: dict[str, Any] = {}
-    chain = [init]
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        parents = [c for c in getattr(target, "__mro__", ())[1:] if "__init__" in vars(c)]
-        for parent in parents[:1]:
-            params = {**inspect.signature(parent.__init__).parameters, **params}
-            chain.insert(0, parent.__init__)
-    for fn in chain:
-        try:
-            hints.update(typing.get_type_hints(fn))
-        except (NameError, TypeError):  # an annotation that cannot be resolved is not checked
-            continue
-    return params, hints
-
-
-def check_model_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
-    """``args`` checked against the registered model's constructor: an unknown name or a value of the wrong
-    type (``hidden_channels=abc``) raises ``ConfigError`` naming ``model.args.<key>``; values given as text
-    on the command line are converted to the annotated type. Returns the converted arguments."""
-    import specops  # noqa: F401  (registers the models)
-    from specops.registry import MODELS
-
-    try:
-        entry = MODELS.get(name)
-    except ValueError as exc:
-        raise ConfigError(f"model.name: {exc}") from exc
-    params, hints = _constructor_params(entry.target)
-    valid = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD]
-    out = {}
-    for key, value in args.items():
-        if key not in valid:
-            raise ConfigError(
-                f"model.args.{key}: model {name!r} takes no argument {key!r}; valid: {', '.join(valid)}."
-                f"{_suggest(key, valid)}"
-            )
-        tp = hints.get(key)
-        out[key] = _coerce(value, tp, f"model.args.{key}") if tp is not None and _coercible(tp) else value
-    return out
-
-
-def clamp_modes(n_modes: Sequence[int], shape: Sequence[int]) -> tuple[list[int], list[str]]:
-    """Keep ``n_modes[i] <= shape[i]``: a grid of ``n`` points holds at most ``n`` Fourier modes per axis.
-
-    Returns the clamped modes and one note per changed axis (for the log), e.g.
-    ``"n_modes[1]: 32 -> 16 (the data have 16 points on axis 1)"``.
-    """
-    if len(n_modes) != len(shape):
-        raise ConfigError(
-            f"model.args.n_modes={list(n_modes)} has {len(n_modes)} entries but the data have "
-            f"{len(shape)} spatial axes {tuple(shape)}; give one mode count per axis"
-        )
-    out, notes = [], []
-    for axis, (m, n) in enumerate(zip(n_modes, shape)):
-        if int(m) > int(n):
-            notes.append(f"n_modes[{axis}]: {m} -> {n} (the data have {n} points on axis {axis})")
-        out.append(min(int(m), int(n)))
-    return out, notes
-
-
-def adapt_to_data(
-    cfg: Config, *, in_channels: int, out_channels: int, shape: Sequence[int]
-) -> tuple[Config, list[str]]:
-    """Fill in what the data decide: model input/output channels and kept modes that fit the grid.
-
-    ``in_channels``/``out_channels`` are the model's (``history * C`` and ``horizon * C`` for
-    autoregressive training). An explicit channel count that contradicts the data is an error; modes above
-    the resolution are clamped with a note. Returns the new configuration and the notes.
-    """
-    args = dict(cfg.model.args)
-    if isinstance(args.get("n_modes"), (int, str)) and not isinstance(args["n_modes"], bool):
-        single = _coerce(args["n_modes"], int, "model.args.n_modes")  # one count for every axis
-        args["n_modes"] = [single] * len(shape)
-    args = check_model_args(cfg.model.name, args)
-    notes = []
-    for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-        if name in args and int(args[name]) != int(value):
-            raise ConfigError(
-                f"model.args.{name}={args[name]} but the data give {value} ({cfg.train.mode} mode, "
-                f"history={cfg.train.history}, horizon={cfg.train.horizon}); remove model.args.{name} to "
-                f"use the data's value"
-            )
-        args[name] = int(value)
-    if "n_modes" not in args:
-        import specops  # noqa: F401
-        from specops.registry import MODELS
-
-        defaults = MODELS.get(cfg.model.name).defaults
-        if "n_modes" in defaults:
-            args["n_modes"] = list(defaults["n_modes"])
-    if "n_modes" in args:
-        args["n_modes"], notes = clamp_modes(list(args["n_modes"]), shape)
-    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args)), notes

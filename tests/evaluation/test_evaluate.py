@@ -10,6 +10,7 @@ import torch
 
 from specops import metrics
 from specops.evaluation import evaluate_operator, evaluate_rollout, run_evaluation
+from specops.models import Predictor
 from specops.spectral.grid import meshgrid
 from tests.evaluation.conftest import HeatModel
 from tests.helpers import assert_close
@@ -61,7 +62,7 @@ def test_exact_and_scaled_models_give_exact_errors():
     json.dumps(scaled, allow_nan=False)  # JSON-able as it is
 
 
-def test_normalizers_are_applied_and_predictions_decoded():
+def test_a_predictor_encodes_inputs_and_decodes_predictions():
     sets = _sets()
     xn, yn = Standardize(0.3, 2.5).double(), Standardize(-1.0, 4.0).double()
 
@@ -72,7 +73,7 @@ def test_normalizers_are_applied_and_predictions_decoded():
         def forward(self, x):
             return encoded_model(x)
 
-    result = evaluate_operator(Wrapped(), sets, x_normalizer=xn, y_normalizer=yn)
+    result = evaluate_operator(Predictor(Wrapped(), xn, yn), sets)
     assert max(result["rel_l2"]["c0"].values()) < 1e-12
     without = evaluate_operator(Wrapped(), sets)  # forgetting the normalizers is visible
     assert min(without["rel_l2"]["c0"].values()) > 0.1

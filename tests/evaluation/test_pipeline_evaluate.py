@@ -72,10 +72,7 @@ def test_relative_h1_of_ks_data_uses_its_32_pi_domain(tmp_path):
     run = _train(tmp_path, path, "data.n_test=4", "model.args.n_modes=[8]")
     op = pipeline.evaluate(run, plots=False, log=_quiet)["operator"]
     assert op["lengths"] == {"ks@32": [32 * math.pi]}
-    model, _, x_norm, y_norm = pipeline.load_run(run)
-    truth, pred = predict(
-        model, OperatorDataset(path, indices=range(8, 12)), x_normalizer=x_norm, y_normalizer=y_norm
-    )
+    truth, pred = predict(pipeline.load_predictor(run), OperatorDataset(path, indices=range(8, 12)))
     on_domain = metrics.relative_h1(pred, truth, lengths=32 * math.pi).mean().item()
     unit = metrics.relative_h1(pred, truth).mean().item()
     assert math.isclose(op["rel_h1"]["u"]["ks@32"], on_domain, rel_tol=1e-6)

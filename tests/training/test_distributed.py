@@ -9,7 +9,6 @@ import torch
 import torch.multiprocessing as mp
 
 from specops import FNO, LpLoss
-from specops.config import TrainConfig
 from specops.training import Trainer
 from specops.training.distributed import (
     DistributedContext,
@@ -31,11 +30,14 @@ def _train(ctx: DistributedContext, batch_size: int):
         model,
         LpLoss(),
         torch.optim.Adam(model.parameters(), lr=1e-2),
-        options=TrainConfig(max_steps=3, batch_size=batch_size, progress=False, device="cpu"),
+        max_steps=3,
+        batch_size=batch_size,
+        progress=False,
+        device="cpu",
         dist=ctx,
     )
     trainer.fit(train)
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}, trainer.evaluate(val)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}, trainer.validate(val)
 
 
 def _worker(rank: int, world_size: int, port: int, out: str) -> None:

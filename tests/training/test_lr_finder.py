@@ -10,7 +10,8 @@ import torch
 
 from specops.config import Config, ConfigError, OptimConfig, load_config
 from specops.models.fno import FNO
-from specops.training.lr_finder import find_lr, lr_range_test, resolve_lr, smooth, suggest
+from specops.pipeline.lr import find_lr, resolve_lr
+from specops.training.lr_finder import lr_range_test, smooth, suggest
 from specops.training.optim import build_optimizer
 from tests.training.conftest import Standardize
 
@@ -151,17 +152,17 @@ def test_same_seed_same_learning_rate_and_model_untouched():
     assert 1e-5 < first.suggestion < 1.0 and not first.at_edge
 
 
-def test_resolve_lr_fills_in_the_number_and_records_the_test(tmp_path):
+def test_resolve_lr_fills_in_the_number_and_writes_nothing(tmp_path):
     data = _operator_problem()
     torch.manual_seed(0)
     model = FNO((4, 4), 1, 1, hidden_channels=4, n_layers=1)
     cfg = dataclasses.replace(_cfg(lr="auto"), run_dir=str(tmp_path / "run"))
     lines = []
-    resolved = resolve_lr(cfg, model, data, log=lines.append)
-    assert isinstance(resolved.optim.lr, float) and resolved.optim.lr > 0
-    assert (tmp_path / "run" / "lr_range_test.json").is_file()
+    resolved, record = resolve_lr(cfg, model, data, log=lines.append)
+    assert isinstance(resolved.optim.lr, float) and resolved.optim.lr == record.suggestion > 0
+    assert not (tmp_path / "run").exists()  # the run writes the record, under its lock
     assert any("learning rate: auto ->" in line for line in lines)
-    assert resolve_lr(_cfg(lr=2e-3), model, data).optim.lr == 2e-3  # a number is kept as it is
+    assert resolve_lr(_cfg(lr=2e-3), model, data) == (_cfg(lr=2e-3), None)  # a number is kept as it is
 
 
 def test_auto_is_a_config_value_and_must_be_resolved_before_building_an_optimizer():

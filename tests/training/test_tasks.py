@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from specops import FNO, LpLoss
-from specops.config import TrainConfig
-from specops.training.tasks import AutoregressiveTask, OperatorTask, PushforwardTask, task_for
+from specops.training.tasks import AutoregressiveTask, PushforwardTask
 from tests.helpers import assert_close
 
 
@@ -93,10 +92,3 @@ def test_rollout_prediction_and_shape_errors():
         PushforwardTask(2).loss(model, x, y, LpLoss(), _identity)
     with pytest.raises(ValueError, match="unroll_steps=0"):
         PushforwardTask(0)
-
-
-def test_task_for_config_modes():
-    assert isinstance(task_for(TrainConfig(mode="operator")), OperatorTask)
-    assert type(task_for(TrainConfig(mode="autoregressive"))) is AutoregressiveTask
-    task = task_for(TrainConfig(mode="unrolled", unroll_steps=4))
-    assert isinstance(task, PushforwardTask) and task.unroll_steps == 4

@@ -9,7 +9,8 @@ import torch
 from torch.utils.data import Dataset
 
 from specops import FNO, LpLoss
-from specops.config import OptimConfig, TrainConfig
+from specops.config import OptimConfig
+from specops.models import Predictor
 from specops.training import Trainer, scheduler_factory
 from specops.training.logging import read_log
 from specops.training.tasks import PushforwardTask
@@ -22,8 +23,8 @@ def _model(seed: int = 0, **kwargs) -> FNO:
     return FNO(kwargs.pop("n_modes", (6, 6)), hidden_channels=12, n_layers=2, **kwargs)
 
 
-def _opts(**kwargs) -> TrainConfig:
-    return TrainConfig(progress=False, **kwargs)
+def _opts(**kwargs) -> dict:
+    return {"progress": False, **kwargs}
 
 
 def test_overfits_one_batch_to_near_zero_loss():
@@ -35,7 +36,7 @@ def test_overfits_one_batch_to_near_zero_loss():
         LpLoss(),
         torch.optim.Adam(model.parameters(), lr=1e-2),
         scheduler_factory(OptimConfig(schedule="cosine")),
-        options=_opts(max_steps=300, batch_size=4),
+        **_opts(max_steps=300, batch_size=4),
         x_normalizer=Standardize(0.0, 3.0),
         y_normalizer=Standardize(0.0, 3.0),
     )
@@ -43,8 +44,10 @@ def test_overfits_one_batch_to_near_zero_loss():
     assert trainer.history[0] > 0.5
     assert trainer.history[-1] < 5e-3, trainer.history[-5:]
     # the validation path decodes predictions: the same number in physical units
-    assert trainer.evaluate(data)["val_rel_l2"] < 5e-3
-    pred = trainer.predict(x)
+    assert trainer.validate(data)["val_rel_l2"] < 5e-3
+    norm = trainer.normalization
+    with torch.no_grad():
+        pred = Predictor(model, norm.x_normalizer, norm.y_normalizer).eval()(x)
     assert_close((pred - data.y).norm() / data.y.norm(), torch.tensor(0.0), atol=5e-3)
 
 
@@ -60,7 +63,7 @@ def _run(tmp_path, name, task, data, val, *, interrupt_at=None, resume=None, see
         task=task[0],
         x_normalizer=Standardize(0.1, 2.0),
         y_normalizer=Standardize(0.1, 2.0),
-        options=_opts(epochs=3, batch_size=8, ema_decay=0.9, checkpoint_every=5),
+        **_opts(epochs=3, batch_size=8, ema_decay=0.9, checkpoint_every=5),
         run_dir=tmp_path / name,
         grad_clip=0.5,
         config={"note": "resume test"},
@@ -142,7 +145,7 @@ def test_early_stopping_and_best_checkpoint(tmp_path, heat_data):
         model,
         LpLoss(),
         torch.optim.SGD(model.parameters(), lr=0.0),  # nothing improves after the first evaluation
-        options=_opts(epochs=50, batch_size=16, early_stopping=3),
+        **_opts(epochs=50, batch_size=16, early_stopping=3),
         run_dir=tmp_path / "run",
     )
     result = trainer.fit(train, val)
@@ -165,9 +168,9 @@ def test_streaming_iterable_needs_max_steps_and_trains(heat_data):
 
     model = _model()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    with pytest.raises(ValueError, match=r"needs train\.max_steps"):
-        Trainer(model, LpLoss(), opt, options=_opts()).fit(stream())
-    trainer = Trainer(model, LpLoss(), opt, options=_opts(max_steps=10))
+    with pytest.raises(ValueError, match=r"needs max_steps \(train\.max_steps\)"):
+        Trainer(model, LpLoss(), opt, **_opts()).fit(stream())
+    trainer = Trainer(model, LpLoss(), opt, **_opts(max_steps=10))
     result = trainer.fit(stream())
     assert result["step"] == 10 and len(trainer.history) == 10
 
@@ -185,17 +188,17 @@ def test_bad_batches_and_runaway_losses_are_explained(heat_data, tmp_path):
             return {"x": train.x[i]}
 
     with pytest.raises(ValueError, match=r"keys 'x' and 'y', got keys \['x'\]"):
-        Trainer(model, LpLoss(), opt, options=_opts(max_steps=1, batch_size=4)).fit(NoTarget())
+        Trainer(model, LpLoss(), opt, **_opts(max_steps=1, batch_size=4)).fit(NoTarget())
     wrong = PairDataset(train.x.repeat(1, 2, 1, 1), train.y)
     with pytest.raises(ValueError, match="2 channels"):
-        Trainer(model, LpLoss(), opt, options=_opts(max_steps=1, batch_size=4)).fit(wrong)
+        Trainer(model, LpLoss(), opt, **_opts(max_steps=1, batch_size=4)).fit(wrong)
     bad = _model()
-    huge = Trainer(bad, LpLoss(), torch.optim.SGD(bad.parameters(), lr=1e30), options=_opts(epochs=2))
+    huge = Trainer(bad, LpLoss(), torch.optim.SGD(bad.parameters(), lr=1e30), **_opts(epochs=2))
     with pytest.raises(FloatingPointError, match=r"lower optim\.lr"):
         huge.fit(train)
-    trainer = Trainer(model, LpLoss(), opt, options=_opts(max_steps=2, batch_size=8), run_dir=tmp_path)
+    trainer = Trainer(model, LpLoss(), opt, **_opts(max_steps=2, batch_size=8), run_dir=tmp_path)
     trainer.fit(train)
-    other = Trainer(_model(), LpLoss(), opt, options=_opts(max_steps=4, batch_size=4), run_dir=tmp_path)
+    other = Trainer(_model(), LpLoss(), opt, **_opts(max_steps=4, batch_size=4), run_dir=tmp_path)
     with pytest.raises(ValueError, match="batch_size=8 on 1 process"):
         other.fit(train, resume=tmp_path / "checkpoints/last.pt")
 
@@ -227,7 +230,7 @@ def test_autocast_keeps_spectral_layers_in_float32(heat_data, fft_method):
         model,
         LpLoss(),
         torch.optim.Adam(model.parameters(), lr=1e-3),
-        options=_opts(max_steps=1, batch_size=8, precision="bf16"),
+        **_opts(max_steps=1, batch_size=8, precision="bf16"),
     )
     recorder = _DtypeRecorder()
     seen = []
@@ -272,17 +275,20 @@ def test_fp16_uses_a_grad_scaler_and_trains(heat_data):
         model,
         LpLoss(),
         torch.optim.Adam(model.parameters(), lr=3e-3),
-        options=_opts(max_steps=6, batch_size=8, precision="fp16"),
+        **_opts(max_steps=6, batch_size=8, precision="fp16"),
     )
     trainer.fit(train)
     assert trainer.scaler is not None and trainer.scaler.get_scale() > 0
     assert all(math.isfinite(v) for v in trainer.history)
-    assert "scaler" in trainer.state() and trainer.state()["scaler"]["scale"] > 0
+    from specops.training.checkpoint import loop_state
+
+    assert loop_state(trainer)["scaler"]["scale"] > 0
 
 
-def test_from_config_builds_everything_and_stores_the_configuration(tmp_path, heat_data):
+def test_build_trainer_builds_everything_and_stores_the_configuration(tmp_path, heat_data):
     from specops import create_model
-    from specops.config import adapt_to_data, apply_overrides, load_config
+    from specops.config import apply_overrides, load_config
+    from specops.pipeline import adapt_to_data, build_trainer
     from specops.training.checkpoint import config_from_checkpoint
 
     train, val = heat_data
@@ -303,7 +309,7 @@ def test_from_config_builds_everything_and_stores_the_configuration(tmp_path, he
     cfg, notes = adapt_to_data(cfg, in_channels=1, out_channels=1, shape=(16, 16))
     assert notes and cfg.model.args["n_modes"] == [16, 16]
     model = create_model(cfg.model.name, **cfg.model.args)
-    trainer = Trainer.from_config(model, cfg)
+    trainer = build_trainer(model, cfg)
     assert isinstance(trainer.optimizer, torch.optim.AdamW) and trainer.grad_clip == 1.0
     result = trainer.fit(train, val)
     assert result["step"] == 6 and trainer.history[-1] < trainer.history[0]
@@ -323,7 +329,7 @@ def test_compiled_model_trains_like_the_eager_one(heat_data):
             model,
             LpLoss(),
             torch.optim.Adam(model.parameters(), lr=1e-3),
-            options=_opts(max_steps=3, batch_size=8, compile=compiled),
+            **_opts(max_steps=3, batch_size=8, compile=compiled),
         )
         trainer.fit(train)
         histories.append(torch.tensor(trainer.history))
@@ -352,13 +358,13 @@ def test_autoregressive_training_then_rollout_tracks_the_truth():
         task=AutoregressiveTask(),
         x_normalizer=Standardize(0.0, 3.0),
         y_normalizer=Standardize(0.0, 3.0),
-        options=_opts(max_steps=150, batch_size=8),
+        **_opts(max_steps=150, batch_size=8),
     )
     trainer.fit(data)
     test = trajectories(4, 6, 6)
-    result = evaluate_rollout(
-        model, test, history=1, x_normalizer=trainer.x_normalizer, y_normalizer=trainer.y_normalizer
-    )
+    norm = trainer.normalization
+    predictor = Predictor(model, norm.x_normalizer, norm.y_normalizer, task="autoregressive")
+    result = evaluate_rollout(predictor, test, history=1)
     errors = result["rel_l2_vs_time"]["u"]
     # the baseline that keeps the last state: a model that learned nothing does no better
     persistence = evaluate_rollout(torch.nn.Identity(), test, history=1)["rel_l2_vs_time"]["u"]
@@ -367,13 +373,21 @@ def test_autoregressive_training_then_rollout_tracks_the_truth():
     assert result["correlation_time"]["fraction_above_at_horizon"] == 1.0
 
 
-def test_normalizing_in_the_dataset_and_the_trainer_is_refused(tmp_path):
+def test_datasets_return_raw_fields_and_the_trainer_encodes_them_once(tmp_path):
+    import h5py
+
     from specops.data.datasets import load_splits
     from specops.data.generate import generate_dataset
     from tests.data.problems import HeatProblem
 
     path = generate_dataset(HeatProblem(resolution=16), 20, tmp_path / "heat.h5", progress=False)
-    splits = load_splits(path)  # its datasets return normalized items
+    splits = load_splits(path)
+    with h5py.File(path) as h5:  # items are the stored fields, untouched
+        first = int(splits.train.indices[0])
+        assert torch.equal(splits.train[0]["x"], torch.from_numpy(h5["fields/a"][first]))
+    seen = []
+    encode = splits.x_normalizer.encode
+    splits.x_normalizer.encode = lambda x: seen.append(x) or encode(x)
     model = _model()
     trainer = Trainer(
         model,
@@ -381,10 +395,8 @@ def test_normalizing_in_the_dataset_and_the_trainer_is_refused(tmp_path):
         torch.optim.AdamW(model.parameters()),
         x_normalizer=splits.x_normalizer,
         y_normalizer=splits.y_normalizer,
-        options=_opts(epochs=1, batch_size=8),
+        **_opts(max_steps=1, batch_size=4),
     )
-    with pytest.raises(ValueError, match="encoded twice"):
-        trainer.fit(splits.train, splits.val)
-    # one place is fine: the datasets' own normalization, or raw datasets with the Trainer's normalizers
-    plain = Trainer(model, LpLoss(), torch.optim.AdamW(model.parameters()), options=_opts(epochs=1))
-    plain.fit(splits.train)
+    batch = next(iter(torch.utils.data.DataLoader(splits.train, batch_size=4)))
+    trainer.train_step(batch)
+    assert len(seen) == 1 and torch.equal(seen[0], batch["x"])  # encoded once, from the raw values

@@ -1,6 +1,6 @@
 """PyTorch datasets over specops files: operator pairs and trajectory windows, read lazily per sample.
 
-Each item is ``{"x": Tensor, "y": Tensor}``. Operator pairs: ``x (C_in, *space)``, ``y (C_out, *space)``,
+Each item is ``{"x": Tensor, "y": Tensor}``, raw fields in the data's units. Operator pairs: ``x (C_in, *space)``, ``y (C_out, *space)``,
 the input (output) fields concatenated on the channel axis in the order of ``input_fields``
 (``output_fields``). Trajectory windows: ``x (k, C, *space)`` (frames ``t0, t0 + s, ..., t0 + (k-1)s``)
 and ``y (m, C, *space)`` (the next ``m`` frames, same stride ``s``).
@@ -25,12 +25,12 @@ import torch
 from torch.utils.data import Dataset
 
 from specops.data.io import DatasetInfo, open_file, read_info
-from specops.data.normalization import Normalizer, fit_normalizers, make_normalizer
+from specops.data.normalization import Normalizer, fit_normalizers
 from specops.data.schema import DataFormatError, check_usable, parse_layout
 
 
 class _FileDataset(Dataset):
-    """Shared machinery: lazy per-process file handle, sample selection, subsampling, normalizers."""
+    """Shared machinery: lazy per-process file handle, sample selection, subsampling."""
 
     kind = ""
 
@@ -43,8 +43,6 @@ class _FileDataset(Dataset):
         indices: Sequence[int] | None,
         subsample: int | Sequence[int],
         dtype: torch.dtype,
-        x_normalizer: Normalizer | None,
-        y_normalizer: Normalizer | None,
     ) -> None:
         self.path = Path(path)
         info = read_info(self.path)
@@ -78,7 +76,6 @@ class _FileDataset(Dataset):
         self.spatial_shape = tuple(n // f for n, f in zip(stored, factors))
         self.in_channels = sum(self._channels(info, name) for name in self.fields_x)
         self.out_channels = sum(self._channels(info, name) for name in self.fields_y)
-        self.x_normalizer, self.y_normalizer = x_normalizer, y_normalizer
         self._h5: h5py.File | None = None
         self._pid: int | None = None
         self._dsets: dict[str, h5py.Dataset] = {}
@@ -170,22 +167,6 @@ class _FileDataset(Dataset):
             self._h5.close()
         self._h5, self._dsets = None, {}
 
-    def raw_item(self, index: int) -> dict[str, torch.Tensor]:
-        """Item ``index`` without normalization."""
-        raise NotImplementedError
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        item = self.raw_item(index)
-        if self.x_normalizer is not None:
-            item["x"] = self.x_normalizer.encode(item["x"])
-        if self.y_normalizer is not None:
-            item["y"] = self.y_normalizer.encode(item["y"])
-        return item
-
-    def set_normalizers(self, x_normalizer: Normalizer | None, y_normalizer: Normalizer | None) -> None:
-        """Attach (or remove, with ``None``) the normalizers applied to every item."""
-        self.x_normalizer, self.y_normalizer = x_normalizer, y_normalizer
-
     @property
     def n_samples(self) -> int:
         """Number of selected samples (trajectories for a trajectory dataset)."""
@@ -207,8 +188,9 @@ class OperatorDataset(_FileDataset):
         Keep every ``subsample``-th grid point per spatial axis; must divide the resolution.
     dtype : torch.dtype
         Dtype of the returned tensors (float32 by default).
-    x_normalizer, y_normalizer : Normalizer, optional
-        Applied to ``x`` and ``y`` of every item (``raw_item`` skips them).
+
+    Items are raw fields in the data's units: normalization happens in one place, the
+    ``FieldNormalization`` of the trainer or the ``Predictor`` (``specops.models``).
     """
 
     kind = "operator"
@@ -222,8 +204,6 @@ class OperatorDataset(_FileDataset):
         indices: Sequence[int] | None = None,
         subsample: int | Sequence[int] = 1,
         dtype: torch.dtype = torch.float32,
-        x_normalizer: Normalizer | None = None,
-        y_normalizer: Normalizer | None = None,
     ) -> None:
         super().__init__(
             path,
@@ -232,14 +212,12 @@ class OperatorDataset(_FileDataset):
             indices=indices,
             subsample=subsample,
             dtype=dtype,
-            x_normalizer=x_normalizer,
-            y_normalizer=y_normalizer,
         )
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def raw_item(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         sample = int(self.indices[index])
         x = torch.cat([self._read(name, sample) for name in self.fields_x])
         y = torch.cat([self._read(name, sample) for name in self.fields_y])
@@ -263,7 +241,7 @@ class TrajectoryDataset(_FileDataset):
         stored frame spacing).
     fields : sequence of str, optional
         Trajectory fields concatenated on the channel axis (default: the file's ``output_fields``).
-    indices, subsample, dtype, x_normalizer, y_normalizer
+    indices, subsample, dtype
         As for :class:`OperatorDataset`.
     """
 
@@ -280,8 +258,6 @@ class TrajectoryDataset(_FileDataset):
         indices: Sequence[int] | None = None,
         subsample: int | Sequence[int] = 1,
         dtype: torch.dtype = torch.float32,
-        x_normalizer: Normalizer | None = None,
-        y_normalizer: Normalizer | None = None,
     ) -> None:
         if min(int(history), int(horizon), int(stride)) < 1:
             raise ValueError(
@@ -294,8 +270,6 @@ class TrajectoryDataset(_FileDataset):
             indices=indices,
             subsample=subsample,
             dtype=dtype,
-            x_normalizer=x_normalizer,
-            y_normalizer=y_normalizer,
         )
         self.history, self.horizon, self.stride = int(history), int(horizon), int(stride)
         names = self.fields_x
@@ -316,7 +290,7 @@ class TrajectoryDataset(_FileDataset):
     def __len__(self) -> int:
         return len(self.indices) * self.windows_per_sample
 
-    def raw_item(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if not 0 <= index < len(self):
             raise IndexError(f"window {index} out of range for {len(self)} windows")
         sample = int(self.indices[index // self.windows_per_sample])
@@ -324,6 +298,11 @@ class TrajectoryDataset(_FileDataset):
         frames = slice(t0, t0 + self.span, self.stride)
         window = torch.cat([self._read(name, sample, frames) for name in self.fields_x], dim=1)
         return {"x": window[: self.history], "y": window[self.history :]}
+
+    def trajectory(self, index: int) -> torch.Tensor:
+        """The whole trajectory of selected sample ``index``: ``(T, C, *space)``, every stored frame."""
+        sample = int(self.indices[index])
+        return torch.cat([self._read(name, sample) for name in self.fields_x], dim=1)
 
 
 def open_dataset(path: str | os.PathLike, **kwargs: Any) -> OperatorDataset | TrajectoryDataset:
@@ -360,7 +339,7 @@ def split_indices(
 
 @dataclass
 class DataSplits:
-    """Train/validation/test datasets sharing normalizers fitted on the training split only."""
+    """Train/validation/test datasets (raw fields) and normalizers fitted on the training split only."""
 
     train: OperatorDataset | TrajectoryDataset
     val: OperatorDataset | TrajectoryDataset
@@ -377,23 +356,19 @@ def load_splits(
     normalizer: Literal["gaussian", "minmax", "none"] = "gaussian",
     **kwargs: Any,
 ) -> DataSplits:
-    """Split a file by sample into train/val/test and fit normalizers on train; all three apply them.
+    """Split a file by sample into train/val/test and fit normalizers on train.
 
-    ``kwargs`` go to the dataset class (``history``, ``horizon``, ``stride``, ``subsample``, ...).
+    The datasets return raw fields; give the normalizers to the ``Trainer`` (which encodes batches) and
+    keep them with the model (``Predictor``). ``kwargs`` go to the dataset class (``history``,
+    ``horizon``, ``stride``, ``subsample``, ...).
     """
     if len(fractions) != 3:
         raise ValueError(f"fractions={list(fractions)} must have three entries (train, val, test)")
     attrs = read_info(path).attrs
     check_usable(attrs, path)
-    n = attrs["n_samples"]
-    train_idx, val_idx, test_idx = split_indices(n, fractions, seed=seed)
+    train_idx, val_idx, test_idx = split_indices(attrs["n_samples"], fractions, seed=seed)
     train = open_dataset(path, indices=train_idx, **kwargs)
-    if normalizer == "none":
-        x_norm = make_normalizer("none", train.in_channels, train.ndim)
-        y_norm = make_normalizer("none", train.out_channels, train.ndim)
-    else:
-        x_norm, y_norm = fit_normalizers(train, normalizer)
-    train.set_normalizers(x_norm, y_norm)
-    val = open_dataset(path, indices=val_idx, x_normalizer=x_norm, y_normalizer=y_norm, **kwargs)
-    test = open_dataset(path, indices=test_idx, x_normalizer=x_norm, y_normalizer=y_norm, **kwargs)
+    x_norm, y_norm = fit_normalizers(train, normalizer)
+    val = open_dataset(path, indices=val_idx, **kwargs)
+    test = open_dataset(path, indices=test_idx, **kwargs)
     return DataSplits(train, val, test, x_norm, y_norm)

@@ -44,6 +44,7 @@ class Normalizer(nn.Module):
             raise ValueError(f"n_channels={n_channels} must be >= 1 and ndim={ndim} between 0 and 3")
         self.n_channels, self.ndim, self.eps = int(n_channels), int(ndim), float(eps)
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self._fitted = False  # mirrors count > 0 on the host: encode/decode never wait for the device
 
     # -- shapes ---------------------------------------------------------------------------------------
     def _check(self, x: torch.Tensor) -> None:
@@ -63,7 +64,7 @@ class Normalizer(nn.Module):
         return x.detach().movedim(-(self.ndim + 1), 0).reshape(self.n_channels, -1).to(torch.float64)
 
     def _require_fit(self) -> None:
-        if self.count.item() == 0:
+        if not self._fitted:
             raise RuntimeError(f"{type(self).__name__} has not been fitted; call .fit(training_data) first")
 
     # -- fitting --------------------------------------------------------------------------------------
@@ -71,10 +72,13 @@ class Normalizer(nn.Module):
         """Forget the statistics (a new ``fit`` starts from scratch)."""
         for buf in self.buffers():
             buf.zero_()
+        self._fitted = False
 
     def update(self, x: torch.Tensor) -> Normalizer:
         """Add one batch (any leading axes) to the statistics."""
-        self._update(self._per_channel(x).to(self.count.device))
+        values = self._per_channel(x).to(self.count.device)
+        self._update(values)
+        self._fitted = self._fitted or values.shape[1] > 0
         return self
 
     def fit(self, data: torch.Tensor | Iterable[torch.Tensor]) -> Normalizer:
@@ -112,6 +116,7 @@ class Normalizer(nn.Module):
                 f"{self.kind} with {self.n_channels}; rebuild it with normalizer_from_state(state)"
             )
         self.ndim, self.eps = int(state["ndim"]), float(state["eps"])
+        self._fitted = bool(self.count.item() > 0)  # buffers are loaded before the extra state
 
     def extra_repr(self) -> str:
         return f"n_channels={self.n_channels}, ndim={self.ndim}, fitted={bool(self.count.item())}"
@@ -177,7 +182,7 @@ class MinMaxNormalizer(Normalizer):
         self.register_buffer("max", torch.full((self.n_channels,), float("-inf"), dtype=torch.float64))
 
     def reset(self) -> None:
-        self.count.zero_()
+        super().reset()
         self.min.fill_(float("inf"))
         self.max.fill_(float("-inf"))
 
@@ -243,15 +248,18 @@ def normalizer_from_state(state: dict[str, Any]) -> Normalizer:
 def fit_normalizers(
     dataset: Any, kind: Literal["gaussian", "minmax", "none"], *, batch_size: int = 64
 ) -> tuple[Normalizer, Normalizer]:
-    """Fit an input and an output normalizer on every item of ``dataset`` (raw, unnormalized values).
+    """Fit an input and an output normalizer on every item of ``dataset`` (raw values): the one routine
+    that fits normalizers, for ``specops train`` and ``load_splits`` alike.
 
-    ``dataset`` yields ``{"x", "y"}`` dicts and exposes ``in_channels``, ``out_channels`` and ``ndim``;
-    specops datasets are read through their ``raw_item`` so normalizers attached to them are bypassed.
-    Items are stacked ``batch_size`` at a time, so memory stays bounded for any dataset size.
+    ``dataset`` yields ``{"x", "y"}`` dicts and exposes ``in_channels``, ``out_channels`` and ``ndim``.
+    Items are stacked ``batch_size`` at a time, so memory stays bounded for any dataset size. ``"none"``
+    gives identity normalizers without reading the data.
     """
     x_norm = make_normalizer(kind, dataset.in_channels, dataset.ndim)
     y_norm = make_normalizer(kind, dataset.out_channels, dataset.ndim)
-    get = getattr(dataset, "raw_item", dataset.__getitem__)
+    if kind == "none":
+        return x_norm, y_norm
+    get = dataset.__getitem__
     n = len(dataset)
     if n == 0:
         raise ValueError("fit_normalizers got an empty dataset; fit on the training split")

@@ -8,16 +8,13 @@ from specops.evaluation.evaluate import (
     resolution_key,
 )
 from specops.evaluation.report import run_evaluation, save_results, write_report
-from specops.evaluation.rollout import autoregressive_step, rollout
 
 __all__ = [
-    "autoregressive_step",
     "evaluate_operator",
     "evaluate_rollout",
     "model_time_per_sample",
     "predict",
     "resolution_key",
-    "rollout",
     "run_evaluation",
     "save_results",
     "write_report",

@@ -1,8 +1,9 @@
 """Evaluate a trained operator: errors per field and test set (zero-shot super-resolution included),
 rollouts, and speed against the numerical solver. Results are JSON-able dicts.
 
-Metrics are computed on decoded predictions (physical units), per sample and field, and averaged over
-samples. Test sets are named by the caller (``specops evaluate`` names them ``<file stem>@<grid>``, e.g.
+The model is evaluated as the user would call it: physical fields in, physical fields out (a
+``specops.models.Predictor``, which carries the normalizers of its training, or any module that works in
+physical units). Metrics are computed per sample and field, and averaged over samples. Test sets are named by the caller (``specops evaluate`` names them ``<file stem>@<grid>``, e.g.
 ``"darcy_63@63x63"``), so two test sets on the same grid keep their own numbers; ``grids`` gives each one's
 grid (``"63x63"``) and ``train_resolution`` the training grid. Layout of ``evaluate_operator``'s result::
 
@@ -37,7 +38,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from specops import metrics
-from specops.evaluation.rollout import rollout
+from specops.models.predictor import Predictor, as_predictor
 
 Data = Dataset | tuple[torch.Tensor, torch.Tensor]
 SolverTime = float | Mapping[str, float | None] | Callable[[tuple[int, ...]], float | None]
@@ -61,6 +62,8 @@ def _field_names(names: Sequence[str] | None, channels: int) -> list[str]:
 
 
 def _model_info(model: nn.Module) -> dict[str, Any]:
+    if isinstance(model, Predictor):
+        model = model.model
     info: dict[str, Any] = {"n_parameters": sum(p.numel() for p in model.parameters())}
     if getattr(model, "registry_name", ""):
         info["name"] = model.registry_name
@@ -89,17 +92,12 @@ def _device_of(model: nn.Module) -> torch.device:
 
 @torch.no_grad()
 def predict(
-    model: nn.Module,
-    data: Data,
-    *,
-    x_normalizer: nn.Module | None = None,
-    y_normalizer: nn.Module | None = None,
-    batch_size: int = 32,
-    with_inputs: bool = False,
+    model: nn.Module, data: Data, *, batch_size: int = 32, with_inputs: bool = False
 ) -> tuple[torch.Tensor, ...]:
-    """Truth and decoded prediction for every sample of ``data``, on the CPU: ``(y, y_pred)``.
+    """Truth and prediction for every sample of ``data`` (physical units), on the CPU: ``(y, y_pred)``.
 
-    With ``with_inputs`` the raw (unnormalised) inputs come first: ``(x, y, y_pred)``.
+    ``model`` maps physical inputs to physical outputs (a ``Predictor``). With ``with_inputs`` the inputs
+    come first: ``(x, y, y_pred)``.
     """
     device = _device_of(model)
     was_training = model.training
@@ -109,12 +107,7 @@ def predict(
         for x, y in _batches(data, batch_size):
             if with_inputs:
                 inputs.append(x.cpu())
-            x = x.to(device)
-            if x_normalizer is not None:
-                x = x_normalizer.encode(x)
-            pred = model(x)
-            if y_normalizer is not None:
-                pred = y_normalizer.decode(pred)
+            pred = model(x.to(device))
             truths.append(y.cpu())
             preds.append(pred.float().cpu() if pred.dtype != torch.float64 else pred.cpu())
     finally:
@@ -213,8 +206,6 @@ def evaluate_operator(
     model: nn.Module,
     datasets: Mapping[str, Data],
     *,
-    x_normalizer: nn.Module | None = None,
-    y_normalizer: nn.Module | None = None,
     field_names: Sequence[str] | None = None,
     train_resolution: Sequence[int] | None = None,
     periodic: bool = True,
@@ -230,11 +221,11 @@ def evaluate_operator(
     Parameters
     ----------
     model : nn.Module
-        Maps ``(B, C_in, *space) -> (B, C_out, *space)`` at any resolution (an FNO).
+        Maps physical ``(B, C_in, *space) -> (B, C_out, *space)`` at any resolution: a ``Predictor``
+        (an FNO with its normalizers) or any module working in physical units. Its timing includes the
+        normalization.
     datasets : mapping name -> Dataset of ``{"x", "y"}`` items or a pair of tensors ``(x, y)``
-        The test sets; results are keyed by these names (any grids, several per grid allowed).
-    x_normalizer, y_normalizer : optional
-        Encode inputs; decode predictions before any metric.
+        The test sets (physical units); results are keyed by these names (any grids, several per grid).
     field_names : names of the output channels (default ``u`` or ``c0, c1, ...``).
     train_resolution : the training grid, marked in the result (others are zero-shot).
     periodic : H1 spectrally (True) or by finite differences (False).
@@ -259,14 +250,7 @@ def evaluate_operator(
     names: list[str] | None = None
     for key, data in datasets.items():
         name = str(key)
-        x, truth, pred = predict(
-            model,
-            data,
-            x_normalizer=x_normalizer,
-            y_normalizer=y_normalizer,
-            batch_size=batch_size,
-            with_inputs=True,
-        )
+        x, truth, pred = predict(model, data, batch_size=batch_size, with_inputs=True)
         shape = tuple(truth.shape[2:])
         names = names or _field_names(field_names, truth.shape[1])
         domain = _lengths_list(_per_set(lengths, name, "lengths"), len(shape))
@@ -280,8 +264,6 @@ def evaluate_operator(
                 result[metric].setdefault(field, {})[name] = found[metric][field]
         result["spectrum_error"][name] = found["spectrum_error"]
         x_probe = x[:batch_size]
-        if x_normalizer is not None:
-            x_probe = x_normalizer.encode(x_probe.to(_device_of(model)))
         model_s = model_time_per_sample(model, x_probe, repeats=timing_repeats)
         solver_s = _solver_seconds(solver_time, name, shape)
         cost_fn = (solver_cost or {}).get(name)
@@ -309,8 +291,6 @@ def evaluate_rollout(
     *,
     n_steps: int | None = None,
     times: Sequence[float] | torch.Tensor | None = None,
-    x_normalizer: nn.Module | None = None,
-    y_normalizer: nn.Module | None = None,
     field_names: Sequence[str] | None = None,
     threshold: float = 0.8,
     batch_size: int = 32,
@@ -320,6 +300,8 @@ def evaluate_rollout(
 
     Parameters
     ----------
+    model : Predictor (``task="autoregressive"``), or a module stepping physical states
+        ``(B, k * C, *space) -> (B, m * C, *space)``
     trajectories : Tensor ``(B, T, C, *space)`` in physical units
     history : int
         States given to the model (``k``).
@@ -354,11 +336,12 @@ def evaluate_rollout(
     times = torch.arange(n_t, dtype=torch.float64) if times is None else torch.as_tensor(times).double()
     if times.shape != (n_t,):
         raise ValueError(f"times has shape {tuple(times.shape)}, expected ({n_t},)")
-    device = _device_of(model)
+    stepper = as_predictor(model, task="autoregressive")
+    device = _device_of(stepper)
     preds = []
     for i in range(0, trajectories.shape[0], batch_size):
         x0 = trajectories[i : i + batch_size, :history].to(device)
-        preds.append(rollout(model, x0, n_steps, x_normalizer=x_normalizer, y_normalizer=y_normalizer).cpu())
+        preds.append(stepper.rollout(x0, n_steps).cpu())
     pred = torch.cat(preds)
     truth = trajectories[:, history : history + n_steps]
     names = _field_names(field_names, truth.shape[2])

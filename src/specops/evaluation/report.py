@@ -276,8 +276,6 @@ def run_evaluation(
     history: int = 1,
     rollout_steps: int | None = None,
     times: Sequence[float] | torch.Tensor | None = None,
-    x_normalizer: nn.Module | None = None,
-    y_normalizer: nn.Module | None = None,
     field_names: Sequence[str] | None = None,
     input_names: Sequence[str] | None = None,
     train_resolution: Sequence[int] | None = None,
@@ -288,7 +286,7 @@ def run_evaluation(
 ) -> dict[str, Any]:
     """Evaluate, draw and report: ``run_dir/results.json``, ``run_dir/figures/*.png``, ``run_dir/report.md``.
 
-    ``datasets`` (operator test sets by name) and/or ``trajectories`` (rollout test set
+    ``model`` maps physical fields to physical fields (a ``specops.models.Predictor``). ``datasets`` (operator test sets by name) and/or ``trajectories`` (rollout test set
     ``(B, T, C, *space)``, rolled out ``rollout_steps`` states from the first ``history``) select what is
     evaluated; ``options`` go to ``evaluate_operator`` (``periodic``, ``lengths``, ``batch_size``,
     ``timing_repeats``, ``solver_cost``). ``input_names`` label the input channels in the field figures.
@@ -302,7 +300,6 @@ def run_evaluation(
     results: dict[str, Any] = {}
     figures: dict[str, Path] = {}
     notes = []
-    norms = {"x_normalizer": x_normalizer, "y_normalizer": y_normalizer}
     can_plot = plots
     if plots:
         try:
@@ -318,7 +315,6 @@ def run_evaluation(
             train_resolution=train_resolution,
             solver_time=solver_time,
             return_predictions=True,
-            **norms,
             **options,
         )
         results["operator"] = op
@@ -338,7 +334,6 @@ def run_evaluation(
             field_names=field_names,
             return_predictions=True,
             batch_size=options.get("batch_size", 32),
-            **norms,
         )
         results["rollout"] = ro
         if can_plot:

@@ -257,7 +257,7 @@ def _read_pairs(path: str | os.PathLike, indices: Sequence[int]) -> tuple[torch.
 
     data = OperatorDataset(path, indices=list(indices), dtype=torch.float64)
     try:
-        items = [data.raw_item(i) for i in range(len(data))]
+        items = [data[i] for i in range(len(data))]
     finally:
         data.close()
     return torch.stack([it["x"] for it in items]), torch.stack([it["y"] for it in items])

@@ -2,6 +2,19 @@
 
 from specops.models.base import OperatorModel
 from specops.models.fno import FNO, IFNO, TFNO
+from specops.models.normalization import FieldNormalization
+from specops.models.predictor import Predictor
+from specops.models.rollout import rollout
 from specops.models.serialization import load, save
 
-__all__ = ["FNO", "IFNO", "TFNO", "OperatorModel", "load", "save"]
+__all__ = [
+    "FNO",
+    "IFNO",
+    "TFNO",
+    "FieldNormalization",
+    "OperatorModel",
+    "Predictor",
+    "load",
+    "rollout",
+    "save",
+]

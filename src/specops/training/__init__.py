@@ -1,7 +1,9 @@
 """Training: the step loop (``Trainer``), checkpoints, optimizers and schedules, multi-process runs, logs."""
 
+from specops.seeding import seed_everything
 from specops.training.checkpoint import load_checkpoint, normalizers_from_checkpoint, save_checkpoint
 from specops.training.distributed import DistributedContext, init_distributed
+from specops.training.interrupt import TrainingInterrupted
 from specops.training.optim import (
     EMA,
     LOSSES,
@@ -12,8 +14,8 @@ from specops.training.optim import (
     build_scheduler,
     scheduler_factory,
 )
-from specops.training.tasks import AutoregressiveTask, OperatorTask, PushforwardTask, task_for
-from specops.training.trainer import Trainer, seed_everything
+from specops.training.tasks import AutoregressiveTask, OperatorTask, PushforwardTask
+from specops.training.trainer import Trainer
 
 __all__ = [
     "EMA",
@@ -25,6 +27,7 @@ __all__ = [
     "OperatorTask",
     "PushforwardTask",
     "Trainer",
+    "TrainingInterrupted",
     "build_loss",
     "build_optimizer",
     "build_scheduler",
@@ -34,5 +37,4 @@ __all__ = [
     "save_checkpoint",
     "scheduler_factory",
     "seed_everything",
-    "task_for",
 ]

@@ -117,6 +117,67 @@ def save_checkpoint(
         model.load_state_dict(current)
 
 
+def loop_state(trainer: Any) -> dict[str, Any]:
+    """What a :class:`~specops.training.trainer.Trainer` needs to continue exactly (``extra.training``)."""
+    return {
+        "step": trainer.step,
+        "epoch": trainer.epoch,
+        "position": trainer.position,
+        "best": trainer.best,
+        "bad_evals": trainer.bad_evals,
+        "history": torch.tensor(trainer.history, dtype=torch.float64),
+        "val_history": [dict(v) for v in trainer.val_history],
+        "stopped_early": trainer.stopped_early,
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": _state(trainer.scheduler),
+        "scaler": _state(trainer.scaler),
+        "ema": _state(trainer.ema),
+        "rng": capture_rng_state(),
+        "sampler": {"seed": trainer.seed, "epoch": trainer.epoch, "position": trainer.position},
+        "world_size": trainer.dist.world_size,
+        "batch_size": trainer.batch_size,
+    }
+
+
+def save_trainer(path: str | os.PathLike, trainer: Any) -> Path:
+    """Write ``trainer``'s checkpoint: its model (the EMA average when EMA is on), normalizers, config and
+    loop state."""
+    norm = trainer.normalization
+    return save_checkpoint(
+        path,
+        trainer.model,
+        training=loop_state(trainer),
+        x_normalizer=norm.x_normalizer,
+        y_normalizer=norm.y_normalizer,
+        config=trainer.config,
+        inference_state=trainer.ema.shadow if trainer.ema is not None else None,
+    )
+
+
+def restore_loop_state(trainer: Any, payload: dict[str, Any]) -> None:
+    """Put ``trainer`` back where the checkpoint ``payload`` (``load_checkpoint``) left it: weights,
+    optimizer, schedule, scaler, EMA, normalizers, random generators and the position in the data."""
+    state = payload["extra"]["training"]
+    trainer.model.load_state_dict(state.get("raw_model") or payload["state_dict"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    for name in ("scheduler", "scaler", "ema"):
+        part = getattr(trainer, name)
+        if part is not None and state.get(name) is not None:
+            part.load_state_dict(state[name])
+    norms = payload["extra"].get("normalizers") or {}
+    norm = trainer.normalization
+    for key, module in (("x", norm.x_normalizer), ("y", norm.y_normalizer)):
+        if module is not None and norms.get(key) is not None and hasattr(module, "load_state_dict"):
+            module.load_state_dict(norms[key])
+    trainer.step, trainer.epoch = int(state["step"]), int(state["epoch"])
+    trainer.position = int(state["position"])
+    trainer.best, trainer.bad_evals = float(state["best"]), int(state["bad_evals"])
+    trainer.history = [float(v) for v in state["history"].tolist()]
+    trainer.val_history = [dict(v) for v in state["val_history"]]
+    trainer.stopped_early = bool(state.get("stopped_early", False))
+    restore_rng_state(state["rng"])
+
+
 def copy_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     """Copy a checkpoint atomically (``last.pt`` -> ``best.pt``)."""
     with atomic_path(dst) as tmp:

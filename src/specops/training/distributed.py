@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from specops.device import resolve_device
@@ -123,6 +123,28 @@ class ResumableSampler(DistributedSampler):
 
     def __len__(self) -> int:
         return max(self.num_samples - self.start, 0)
+
+
+def epoch_loader(
+    data: Dataset,
+    ctx: DistributedContext,
+    *,
+    batch_size: int,
+    seed: int,
+    num_workers: int = 0,
+    pin: bool = False,
+) -> DataLoader:
+    """Batches of this process's share of ``data`` in the seeded, resumable order of
+    :class:`ResumableSampler` (``loader.sampler``); seed ``loader.generator`` per epoch for workers."""
+    return DataLoader(
+        data,
+        batch_size=batch_size,
+        sampler=ResumableSampler(data, ctx, shuffle=True, seed=seed),
+        num_workers=num_workers,
+        pin_memory=pin,
+        generator=torch.Generator(),
+        persistent_workers=False,
+    )
 
 
 def shard_indices(n: int, ctx: DistributedContext) -> range:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import time
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from specops.atomic import atomic_path
 from specops.progress import Progress
@@ -140,3 +143,40 @@ def read_log(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class LossHistory:
+    """The training loss of every step, moved to the host in blocks.
+
+    ``append`` keeps the step's loss tensor where it was computed; ``flush`` copies the pending ones to
+    ``values`` in one transfer (every ``log_every`` steps and before checkpoints, so the loop does not
+    wait for the device each step) and raises ``FloatingPointError`` at the first non-finite one.
+    """
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self._pending: list[torch.Tensor] = []
+
+    def append(self, loss: torch.Tensor) -> None:
+        self._pending.append(loss)
+
+    def flush(self, step: int, last_checkpoint: Path | None = None) -> None:
+        """Move the pending losses (of the steps up to ``step``) to ``values``."""
+        if not self._pending:
+            return
+        pending = torch.stack(self._pending).double().cpu().tolist()
+        first = step - len(pending) + 1
+        self._pending = []
+        for i, value in enumerate(pending):
+            if not math.isfinite(value):
+                self.values.extend(pending[:i])
+                where = f"; the last checkpoint is {last_checkpoint}" if last_checkpoint is not None else ""
+                raise FloatingPointError(
+                    f"the training loss is {value} at step {first + i}: lower optim.lr, set optim.grad_clip, "
+                    f"or check the data for NaN/inf{where}"
+                )
+        self.values.extend(pending)
+
+    def mean_of_last(self, n: int) -> float:
+        """Mean of the last ``n`` flushed losses (NaN for none)."""
+        return statistics.fmean(self.values[-n:]) if n else math.nan

@@ -45,20 +45,12 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from specops.atomic import atomic_path
-from specops.config import Config, ConfigError
-from specops.models.base import OperatorModel
 from specops.training.checkpoint import (
-    LAST,
     capture_rng_state,
-    config_from_checkpoint,
     restore_rng_state,
 )
-from specops.training.distributed import DistributedContext, all_reduce_sum, device_for
-from specops.training.optim import build_loss, build_optimizer
-from specops.training.tasks import task_for
 
 DEFAULT_FACTOR = 0.1
 START_LR, END_LR, STEPS = 1e-5, 1.0, 81
@@ -240,112 +232,3 @@ def lr_range_test(
         seconds=seconds,
         settings={"start_lr": start_lr, "end_lr": end_lr, "steps": steps, "divergence": divergence},
     )
-
-
-def find_lr(
-    cfg: Config,
-    model: OperatorModel,
-    train_data: Dataset | Iterable,
-    *,
-    x_normalizer: nn.Module | None = None,
-    y_normalizer: nn.Module | None = None,
-    start_lr: float = START_LR,
-    end_lr: float = END_LR,
-    steps: int = STEPS,
-    factor: float = DEFAULT_FACTOR,
-) -> RangeTest:
-    """Range-test ``model`` on ``train_data`` with the training step ``cfg`` describes.
-
-    The steps are the trainer's own (``Trainer.train_step``: normalizers, task, loss, precision, gradient
-    clipping, optimizer ``cfg.optim.name`` with its weight decay and betas) on batches of
-    ``cfg.train.batch_size`` drawn in an order seeded by ``cfg.train.seed``; no weight average, no
-    compilation, one process. Everything is restored afterwards (:func:`lr_range_test`).
-    """
-    from specops.training.trainer import Trainer  # the trainer does not import this module
-
-    options = dataclasses.replace(cfg.train, compile=False, ema_decay=None, progress=False)
-    optimizer = build_optimizer(model.parameters(), dataclasses.replace(cfg.optim, lr=start_lr))
-    trainer = Trainer(
-        model,
-        build_loss(cfg.train.loss),
-        optimizer,
-        None,
-        task=task_for(cfg.train),
-        x_normalizer=x_normalizer,
-        y_normalizer=y_normalizer,
-        options=options,
-        grad_clip=cfg.optim.grad_clip,
-    )
-    if isinstance(train_data, Dataset) and not isinstance(train_data, IterableDataset):
-        order = torch.Generator().manual_seed(cfg.train.seed)
-        batches: Iterable = DataLoader(
-            train_data, batch_size=cfg.train.batch_size, shuffle=True, generator=order
-        )
-    else:
-        batches = train_data
-    return lr_range_test(
-        trainer.train_step,
-        optimizer,
-        batches,
-        model=model,
-        start_lr=start_lr,
-        end_lr=end_lr,
-        steps=steps,
-        factor=factor,
-    )
-
-
-def resolve_lr(
-    cfg: Config,
-    model: OperatorModel,
-    train_data: Dataset | Iterable,
-    *,
-    x_normalizer: nn.Module | None = None,
-    y_normalizer: nn.Module | None = None,
-    resume: bool | str | os.PathLike = False,
-    dist: DistributedContext | None = None,
-    log: Callable[[str], None] = print,
-) -> Config:
-    """``cfg`` with ``optim.lr="auto"`` replaced by the range test's suggestion (other values unchanged).
-
-    The test runs from the model's current (initial) weights and leaves them as they were. Its record goes
-    to ``run_dir/lr_range_test.json`` and the chosen number into the returned configuration, which the run
-    saves (``config.yaml``, checkpoints). A resumed run (``resume=True`` or a checkpoint path) takes the
-    number its checkpoint was trained with instead of testing again. With several processes each runs the
-    test on its own and all use the geometric mean of their suggestions.
-    """
-    if cfg.optim.lr != "auto":
-        return cfg
-    dist = dist or DistributedContext()
-    if resume:
-        path = Path(cfg.run_dir) / "checkpoints" / LAST if resume is True else Path(resume)
-        if not path.is_file():
-            raise FileNotFoundError(f"cannot resume: checkpoint {path} does not exist")
-        lr = (config_from_checkpoint(path).get("optim") or {}).get("lr")
-        if not isinstance(lr, (int, float)) or isinstance(lr, bool):
-            raise ConfigError(
-                f"optim.lr=auto, but {path} records no learning rate (optim.lr={lr!r}); pass the run's "
-                f"learning rate with --lr"
-            )
-        log(f"learning rate: auto -> {lr:.3g} (from {path})")
-        return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, lr=float(lr)))
-    result = find_lr(cfg, model, train_data, x_normalizer=x_normalizer, y_normalizer=y_normalizer)
-    lr = result.suggestion
-    if dist.enabled:
-        device = device_for(dist, cfg.train.device)
-        total = all_reduce_sum(torch.tensor([math.log(lr)], dtype=torch.float64, device=device), dist)
-        lr = math.exp(total.item() / dist.world_size)
-        result.suggestion = lr
-    if dist.is_main:
-        result.save(Path(cfg.run_dir) / "lr_range_test.json")
-    log(
-        f"learning rate: auto -> {lr:.3g} (range test, {len(result.lrs)} steps from lr "
-        f"{result.lrs[0]:.0e} until {result.stopped}: loss lowest at lr {result.lr_min:.3g}, peak "
-        f"{result.factor:g} x that; {result.seconds:.1f} s)"
-    )
-    if result.at_edge:
-        log(
-            "note: the range test's loss was lowest at the end of its sweep, so the suggestion is a guess; "
-            "look at lr_range_test.json and set optim.lr"
-        )
-    return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, lr=lr))

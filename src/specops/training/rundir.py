@@ -19,7 +19,7 @@ from pathlib import Path
 
 from specops.locking import exclusive_lock
 
-RUN_FILES = ("config.yaml", "metrics.jsonl", "results.json", "report.md")
+RUN_FILES = ("config.yaml", "metrics.jsonl", "results.json", "report.md", "lr_range_test.json")
 RUN_DIRS = ("checkpoints", "figures", "tensorboard")
 LOCK_NAME = ".specops.lock"
 LAST_CHECKPOINT = Path("checkpoints") / "last.pt"

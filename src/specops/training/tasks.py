@@ -15,15 +15,31 @@ turns predicted states (encoded as outputs) into inputs (encoded as inputs) for 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from specops.config import TrainConfig
-from specops.evaluation.rollout import advance, autoregressive_step, flatten_window
+from specops.models.rollout import advance, autoregressive_step, flatten_window
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 Feedback = Callable[[torch.Tensor], torch.Tensor]
+
+
+def unpack_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y)`` of a batch given as ``{"x", "y"}`` (the datasets' items) or as a pair."""
+    if isinstance(batch, dict):
+        if "x" not in batch or "y" not in batch:
+            raise ValueError(
+                f"a training batch must be a dict with keys 'x' and 'y', got keys {sorted(batch)}; "
+                f"datasets should return {{'x': input, 'y': target}}"
+            )
+        return batch["x"], batch["y"]
+    if isinstance(batch, (list, tuple)) and len(batch) == 2:
+        return batch[0], batch[1]
+    raise ValueError(
+        f"a training batch must be a dict {{'x', 'y'}} or a pair (x, y), got {type(batch).__name__}"
+    )
 
 
 class OperatorTask:
@@ -108,15 +124,6 @@ def _check_horizon(pred: torch.Tensor, y: torch.Tensor) -> None:
             f"the model predicts states of shape {tuple(pred.shape[1:])} but the targets y have "
             f"{tuple(y.shape[1:])}: out_channels must be horizon * channels ({y.shape[1]} * {y.shape[2]})"
         )
-
-
-def task_for(cfg: TrainConfig) -> Task:
-    """The task object for ``train.mode`` (``operator``, ``autoregressive``, ``unrolled``)."""
-    if cfg.mode == "operator":
-        return OperatorTask()
-    if cfg.mode == "autoregressive":
-        return AutoregressiveTask()
-    return PushforwardTask(cfg.unroll_steps)
 
 
 Task = OperatorTask | AutoregressiveTask | PushforwardTask

@@ -3,7 +3,8 @@
 A window of history ``x (batch, k, C, *space)`` is flattened to ``k * C`` input channels; the model's
 ``m * C`` output channels are reshaped to ``(batch, m, C, *space)``. A rollout repeats this, appending the
 ``m`` predicted states and keeping the last ``k`` as the next input, until the requested number of states
-is produced. Training (teacher forcing, pushforward) and evaluation share these functions.
+is produced. Training (teacher forcing, pushforward), evaluation and ``Predictor.rollout`` share these
+functions; fields are encoded and decoded by a :class:`~specops.models.predictor.FieldNormalization`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from specops.models.normalization import FieldNormalization
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
@@ -46,22 +49,17 @@ def advance(window: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
     return torch.cat([window, states], dim=1)[:, -k:]
 
 
-def _identity(t: torch.Tensor) -> torch.Tensor:
-    return t
-
-
 def rollout(
     model: nn.Module | Forward,
     x0: torch.Tensor,
     n_states: int,
     *,
-    x_normalizer: nn.Module | None = None,
-    y_normalizer: nn.Module | None = None,
+    normalization: FieldNormalization | None = None,
 ) -> torch.Tensor:
     """Predict ``n_states`` future states from the history ``x0 (batch, k, C, *space)``, without gradients.
 
-    Inputs are encoded with ``x_normalizer``, each prediction is decoded with ``y_normalizer`` (physical
-    units) and re-encoded with ``x_normalizer`` to become input again.
+    The history is encoded as input by ``normalization``; each prediction is decoded (physical units) and
+    re-encoded to become input again (``normalization.feedback``).
 
     Returns
     -------
@@ -69,8 +67,7 @@ def rollout(
     """
     if n_states < 1:
         raise ValueError(f"n_states={n_states} must be at least 1")
-    encode = x_normalizer.encode if x_normalizer is not None else _identity
-    decode = y_normalizer.decode if y_normalizer is not None else _identity
+    norm = normalization if normalization is not None else FieldNormalization()
     was_training = getattr(model, "training", False)
     if isinstance(model, nn.Module):
         model.eval()
@@ -78,12 +75,12 @@ def rollout(
     produced = 0
     try:
         with torch.no_grad():
-            window = encode(x0)
+            window = norm.encode_input(x0)
             while produced < n_states:
-                states = decode(autoregressive_step(model, window))
+                states = norm.decode_output(autoregressive_step(model, window))
                 out.append(states)
                 produced += states.shape[1]
-                window = advance(window, encode(states))
+                window = advance(window, norm.encode_input(states))
     finally:
         if isinstance(model, nn.Module):
             model.train(was_training)

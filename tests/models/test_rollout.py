@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from specops.evaluation.rollout import advance, autoregressive_step, flatten_window, rollout, unflatten_states
 from tests.evaluation.conftest import LastState
 from tests.helpers import assert_close
 from tests.training.conftest import Standardize, heat, smooth_fields
+
+from specops.models import FieldNormalization, Predictor
+from specops.models.rollout import advance, autoregressive_step, flatten_window, rollout, unflatten_states
 
 
 def _trajectory(n_states: int, t: float, channels: int = 2) -> torch.Tensor:
@@ -33,8 +34,29 @@ def test_rollout_encodes_inputs_and_decodes_outputs():
     def in_encoded_units(x):  # the model a trainer would learn: encoded history -> encoded next state
         return norm.encode(exact(norm.decode(x)))
 
-    pred = rollout(in_encoded_units, traj[:, :1], 4, x_normalizer=norm, y_normalizer=norm)
+    pred = rollout(in_encoded_units, traj[:, :1], 4, normalization=FieldNormalization(norm, norm))
     assert_close(pred, traj[:, 1:], rtol=1e-10, atol=1e-12)
+
+
+class EncodedLastState(torch.nn.Module):
+    """LastState as a network that works in the units of a normalizer."""
+
+    def __init__(self, norm, exact):
+        super().__init__()
+        self.norm, self.exact = norm, exact
+
+    def forward(self, x):
+        return self.norm.encode(self.exact(self.norm.decode(x)))
+
+
+def test_predictor_steps_and_rolls_out_in_physical_units():
+    traj = _trajectory(5, t=0.002)
+    norm = Standardize(0.7, 3.0).double()
+    predictor = Predictor(EncodedLastState(norm, LastState(2, 0.002)), norm, norm, task="autoregressive")
+    assert_close(predictor(traj[:, :1]), traj[:, 1:2], rtol=1e-10, atol=1e-12)
+    assert_close(predictor.rollout(traj[:, :1], 4), traj[:, 1:], rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="time-stepping run"):
+        Predictor(torch.nn.Identity()).rollout(traj[:, :1], 2)
 
 
 def test_window_helpers_and_errors():

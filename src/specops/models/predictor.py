@@ -2,8 +2,9 @@
 
 ``specops train`` fits its networks on normalized fields (``encode(x) -> net -> decode``). A network
 loaded alone (``specops.load``) therefore expects and returns normalized units; :class:`Predictor` carries
-the normalizers with it, so that ``predictor(a)`` is the solution operator in the data's own units.
-``specops.load_predictor(run_dir_or_checkpoint)`` builds one from a run.
+the normalizers with it (a :class:`~specops.models.normalization.FieldNormalization`), so that
+``predictor(a)`` is the solution operator in the data's own units. ``specops.load_predictor(run)`` builds
+one from a run; evaluation takes one.
 
 Operator runs map ``(batch, C_in, *space) -> (batch, C_out, *space)``. Time-stepping runs map a history
 ``(batch, k, C, *space)`` to the next ``(batch, m, C, *space)`` states, and :meth:`Predictor.rollout`
@@ -17,7 +18,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from specops.evaluation.rollout import autoregressive_step, rollout
+from specops.models.normalization import FieldNormalization
+from specops.models.rollout import autoregressive_step, rollout
 
 Task = Literal["operator", "autoregressive"]
 
@@ -47,27 +49,24 @@ class Predictor(nn.Module):
         if task not in ("operator", "autoregressive"):
             raise ValueError(f"task={task!r} is not one of 'operator', 'autoregressive'")
         self.model = model
-        self.x_normalizer = x_normalizer
-        self.y_normalizer = y_normalizer
+        self.normalization = FieldNormalization(x_normalizer, y_normalizer)
         self.task = task
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.x_normalizer.encode(x) if self.x_normalizer is not None else x
-
-    def decode(self, y: torch.Tensor) -> torch.Tensor:
-        return self.y_normalizer.decode(y) if self.y_normalizer is not None else y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Physical ``x`` -> physical prediction (an output field, or the next states of a history)."""
+        norm = self.normalization
         if self.task == "operator":
-            return self.decode(self.model(self.encode(x)))
-        return self.decode(autoregressive_step(self.model, self.encode(x)))
+            return norm.decode_output(self.model(norm.encode_input(x)))
+        return norm.decode_output(autoregressive_step(self.model, norm.encode_input(x)))
 
     def rollout(self, x0: torch.Tensor, n_states: int) -> torch.Tensor:
         """``n_states`` future states ``(batch, n_states, C, *space)`` from a history ``x0`` (physical
-        units, no gradients); see ``specops.evaluation.rollout``."""
+        units, no gradients); see ``specops.models.rollout``."""
         if self.task != "autoregressive":
             raise ValueError("rollout needs a time-stepping run (train.mode autoregressive or unrolled)")
-        return rollout(
-            self.model, x0, n_states, x_normalizer=self.x_normalizer, y_normalizer=self.y_normalizer
-        )
+        return rollout(self.model, x0, n_states, normalization=self.normalization)
+
+
+def as_predictor(model: nn.Module, task: Task = "operator") -> Predictor:
+    """``model`` if it is a :class:`Predictor`, else ``model`` taken to work in physical units."""
+    return model if isinstance(model, Predictor) else Predictor(model, task=task)

@@ -1,0 +1,215 @@
+"""From a configuration to objects: the model the data call for, the task, the trainer.
+
+The configuration is plain data (``specops.config``); this is where it meets the data and becomes
+objects. ``adapt_to_data`` fills in what the data decide (channels, kept modes that fit the grid) and
+checks model arguments against the constructor's annotated types; ``build_model`` and ``build_trainer``
+then translate names and numbers into a model, a loss, an optimizer, a schedule and a task.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import inspect
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any, Literal, Union
+
+from specops.config import Config, ConfigError, coerce, config_to_dict, did_you_mean
+from specops.models import OperatorModel
+from specops.registry import MODELS
+from specops.training import distributed as ddp
+from specops.training.optim import build_loss, build_optimizer, scheduler_factory
+from specops.training.tasks import AutoregressiveTask, OperatorTask, PushforwardTask, Task
+from specops.training.trainer import Trainer
+
+
+def _coercible(tp: Any) -> bool:
+    """Whether ``coerce`` knows how to check values of the annotated type ``tp``."""
+    if tp in (Any, bool, int, float, str, type(None)):
+        return True
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return True
+    if origin in (Union, types.UnionType, list, tuple, collections.abc.Sequence, dict):
+        return all(a is Ellipsis or _coercible(a) for a in typing.get_args(tp))
+    return False
+
+
+def _constructor_params(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any]]:
+    """Named parameters and type hints of a registered constructor (a class's parent too when it forwards
+    ``**kwargs``, as TFNO does to FNO)."""
+    init = target.__init__ if inspect.isclass(target) else target
+    params = dict(inspect.signature(target).parameters)
+    hints: dict[str, Any] = {}
+    chain = [init]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        parents = [c for c in getattr(target, "__mro__", ())[1:] if "__init__" in vars(c)]
+        for parent in parents[:1]:
+            params = {**inspect.signature(parent.__init__).parameters, **params}
+            chain.insert(0, parent.__init__)
+    for fn in chain:
+        try:
+            hints.update(typing.get_type_hints(fn))
+        except (NameError, TypeError):  # an annotation that cannot be resolved is not checked
+            continue
+    return params, hints
+
+
+def check_model_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """``args`` checked against the registered model's constructor: an unknown name or a value of the wrong
+    type (``hidden_channels=abc``) raises ``ConfigError`` naming ``model.args.<key>``; values given as text
+    on the command line are converted to the annotated type. Returns the converted arguments."""
+    try:
+        entry = MODELS.get(name)
+    except ValueError as exc:
+        raise ConfigError(f"model.name: {exc}") from exc
+    params, hints = _constructor_params(entry.target)
+    valid = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD]
+    out = {}
+    for key, value in args.items():
+        if key not in valid:
+            raise ConfigError(
+                f"model.args.{key}: model {name!r} takes no argument {key!r}; valid: {', '.join(valid)}."
+                f"{did_you_mean(key, valid)}"
+            )
+        tp = hints.get(key)
+        out[key] = coerce(value, tp, f"model.args.{key}") if tp is not None and _coercible(tp) else value
+    return out
+
+
+def clamp_modes(n_modes: Sequence[int], shape: Sequence[int]) -> tuple[list[int], list[str]]:
+    """Keep ``n_modes[i] <= shape[i]``: a grid of ``n`` points holds at most ``n`` Fourier modes per axis.
+
+    Returns the clamped modes and one note per changed axis (for the log), e.g.
+    ``"n_modes[1]: 32 -> 16 (the data have 16 points on axis 1)"``.
+    """
+    if len(n_modes) != len(shape):
+        raise ConfigError(
+            f"model.args.n_modes={list(n_modes)} has {len(n_modes)} entries but the data have "
+            f"{len(shape)} spatial axes {tuple(shape)}; give one mode count per axis"
+        )
+    out, notes = [], []
+    for axis, (m, n) in enumerate(zip(n_modes, shape)):
+        if int(m) > int(n):
+            notes.append(f"n_modes[{axis}]: {m} -> {n} (the data have {n} points on axis {axis})")
+        out.append(min(int(m), int(n)))
+    return out, notes
+
+
+def adapt_to_data(
+    cfg: Config, *, in_channels: int, out_channels: int, shape: Sequence[int]
+) -> tuple[Config, list[str]]:
+    """Fill in what the data decide: model input/output channels and kept modes that fit the grid.
+
+    ``in_channels``/``out_channels`` are the model's (``history * C`` and ``horizon * C`` for
+    autoregressive training). An explicit channel count that contradicts the data is an error; modes above
+    the resolution are clamped with a note. Returns the new configuration and the notes.
+    """
+    args = dict(cfg.model.args)
+    if isinstance(args.get("n_modes"), (int, str)) and not isinstance(args["n_modes"], bool):
+        single = coerce(args["n_modes"], int, "model.args.n_modes")  # one count for every axis
+        args["n_modes"] = [single] * len(shape)
+    args = check_model_args(cfg.model.name, args)
+    notes = []
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if name in args and int(args[name]) != int(value):
+            raise ConfigError(
+                f"model.args.{name}={args[name]} but the data give {value} ({cfg.train.mode} mode, "
+                f"history={cfg.train.history}, horizon={cfg.train.horizon}); remove model.args.{name} to "
+                f"use the data's value"
+            )
+        args[name] = int(value)
+    if "n_modes" not in args:
+        defaults = MODELS.get(cfg.model.name).defaults
+        if "n_modes" in defaults:
+            args["n_modes"] = list(defaults["n_modes"])
+    if "n_modes" in args:
+        args["n_modes"], notes = clamp_modes(list(args["n_modes"]), shape)
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args)), notes
+
+
+def model_channels(cfg: Config, data: Any) -> tuple[int, int]:
+    """Model input/output channels: the fields' channels, times ``history``/``horizon`` for trajectories."""
+    if data.kind == "operator":
+        return data.in_channels, data.out_channels
+    return cfg.train.history * data.in_channels, cfg.train.horizon * data.out_channels
+
+
+def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str]]:
+    """Adapt ``cfg`` to the data (channels, modes that fit the grid) and build its model.
+
+    A mode count given for another dimension with one value for every axis (the default ``[12, 12]`` on 1D
+    data, say) is repeated for the data's axes. Seed first (``specops.seeding``) for reproducible weights.
+    """
+    c_in, c_out = model_channels(cfg, data)
+    pre = []
+    modes = cfg.model.args.get("n_modes")
+    ndim = len(data.spatial_shape)
+    if isinstance(modes, list) and len(modes) != ndim and len(set(modes)) == 1:
+        pre.append(f"n_modes: {modes} -> {[modes[0]] * ndim} (the data have {ndim} spatial axes)")
+        args = {**cfg.model.args, "n_modes": [modes[0]] * ndim}
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
+    cfg, notes = adapt_to_data(cfg, in_channels=c_in, out_channels=c_out, shape=data.spatial_shape)
+    return cfg, MODELS.create(cfg.model.name, **cfg.model.args), pre + notes
+
+
+def task_for(cfg: Config) -> Task:
+    """The task object for ``train.mode`` (``operator``, ``autoregressive``, ``unrolled``)."""
+    if cfg.train.mode == "operator":
+        return OperatorTask()
+    if cfg.train.mode == "autoregressive":
+        return AutoregressiveTask()
+    return PushforwardTask(cfg.train.unroll_steps)
+
+
+_LOOP_OPTIONS = (
+    "epochs",
+    "max_steps",
+    "batch_size",
+    "eval_batch_size",
+    "precision",
+    "ema_decay",
+    "compile",
+    "early_stopping",
+    "min_delta",
+    "eval_every",
+    "checkpoint_every",
+    "log_every",
+    "seed",
+    "device",
+    "progress",
+    "tensorboard",
+)
+
+
+def trainer_options(cfg: Config) -> dict[str, Any]:
+    """The ``Trainer`` keyword arguments that ``cfg.train`` and ``cfg.optim.grad_clip`` set."""
+    options = {name: getattr(cfg.train, name) for name in _LOOP_OPTIONS}
+    return {**options, "grad_clip": cfg.optim.grad_clip}
+
+
+def build_trainer(
+    model: OperatorModel,
+    cfg: Config,
+    *,
+    x_normalizer: Any = None,
+    y_normalizer: Any = None,
+    dist: ddp.DistributedContext | None = None,
+) -> Trainer:
+    """The ``Trainer`` that ``cfg`` describes: loss, optimizer, schedule and task by name, loop options,
+    and ``cfg`` itself stored in every checkpoint. ``cfg`` should be adapted to the data already."""
+    return Trainer(
+        model,
+        build_loss(cfg.train.loss),
+        build_optimizer(model.parameters(), cfg.optim),
+        scheduler_factory(cfg.optim),
+        task=task_for(cfg),
+        x_normalizer=x_normalizer,
+        y_normalizer=y_normalizer,
+        run_dir=cfg.run_dir,
+        config=config_to_dict(cfg),
+        dist=dist,
+        **trainer_options(cfg),
+    )
