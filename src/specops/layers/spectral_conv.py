@@ -16,7 +16,7 @@ from torch import nn
 from specops.layers.factorized import Factorization, make_spectral_weight, mode_slices
 from specops.spectral.fft import (
     Method,
-    _choose,
+    choose_method,
     check_resolution,
     irdft_modes,
     irfft_modes,
@@ -139,7 +139,7 @@ class SpectralConv(nn.Module):
         slices = mode_slices(self.weight.modes, modes_shape(self._n_modes))
         with torch.autocast(device_type=x.device.type, enabled=False):
             # FFTs and spectral weights stay in float32/complex64 under mixed precision.
-            if _choose(self.fft_method, space, self._n_modes, x.device) == "dft":
+            if choose_method(self.fft_method, space, self._n_modes, x.device) == "dft":
                 yr = self.weight.contract_real(rdft_modes(x, self._n_modes), slices)
                 if self.bias is not None:
                     yr = yr + self._bias_modes(yr.shape[1:], yr.dtype, real_layout=True)
