@@ -162,8 +162,8 @@ def test_model_arguments_are_checked_against_the_constructors_types():
         ConfigError, match=r"model.args.activation='gelux' is not one of .* Did you mean 'gelu'"
     ):
         adapt("model.args.activation=gelux")
-    cfg, _ = adapt("model.args.n_modes=8", "model.args.hidden_channels=16", "model.args.rank=0.5")
-    assert cfg.model.args["n_modes"] == [8, 8] and cfg.model.args["rank"] == 0.5
+    cfg, _ = adapt("model.args.n_modes=8", "model.args.hidden_channels=16", "model.args.spectral.rank=0.5")
+    assert cfg.model.args["n_modes"] == [8, 8] and cfg.model.args["spectral"] == {"rank": 0.5}
     # TFNO forwards **kwargs to FNO: FNO's annotations are checked too
     with pytest.raises(ConfigError, match=r"model\.args\.n_layers='four'"):
         adapt("model.name=tfno", "model.args.n_layers=four")
