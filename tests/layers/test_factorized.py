@@ -1,9 +1,9 @@
 import pytest
 import torch
-from tests.helpers import assert_close
 
 from specops.layers.factorized import CPWeight, TTWeight, TuckerWeight
 from specops.layers.spectral_weight import DenseWeight
+from tests.helpers import assert_close
 
 MODES = (6, 4)
 

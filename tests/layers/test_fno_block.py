@@ -1,9 +1,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from tests.helpers import assert_close
 
 from specops.layers import ChannelMLP, FNOBlock, FNOBlockSpec, PointwiseLinear, SpectralConv
+from tests.helpers import assert_close
 
 
 def test_pointwise_linear_is_a_1x1_convolution():

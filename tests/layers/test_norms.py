@@ -1,10 +1,10 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from tests.helpers import assert_close
 
 from specops.layers import ChannelLayerNorm, InstanceNorm
 from specops.layers.norms import norm_factory
+from tests.helpers import assert_close
 
 
 @pytest.mark.parametrize("space", [(7,), (5, 6), (3, 4, 5)])

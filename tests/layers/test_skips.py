@@ -1,8 +1,8 @@
 import pytest
 import torch
-from tests.helpers import assert_close
 
 from specops.layers import ChannelMLP, IdentitySkip, LinearSkip, NoSkip, SoftGatingSkip, make_skip
+from tests.helpers import assert_close
 
 
 def _reference(skip, x):

@@ -2,11 +2,11 @@ import math
 
 import pytest
 import torch
-from tests.helpers import assert_close
 
 from specops.layers import SpectralConv, SpectralConvSpec, SpectralWeightSpec
 from specops.layers.spectral_weight import mode_slices
 from specops.spectral.fft import irfft_modes, kept_frequencies, modes_shape, rfft_modes, truncate_modes
+from tests.helpers import assert_close
 
 
 def reference_conv(conv: SpectralConv, x: torch.Tensor) -> torch.Tensor:

@@ -1,11 +1,11 @@
 import pytest
 import torch
-from tests.helpers import assert_close
 
 import specops
 from specops.layers import CPWeight, DenseWeight, SpectralWeightSpec, TTWeight, TuckerWeight
 from specops.layers.spectral_weight import mode_slices
 from specops.registry import SPECTRAL_WEIGHTS
+from tests.helpers import assert_close
 
 
 def test_dense_storage_is_modes_first_but_to_dense_is_channels_first():

@@ -1,12 +1,12 @@
 import pytest
 import torch
-from tests.helpers import assert_close
 
 import specops
 from specops import FNO, IFNO, TFNO
 from specops.layers import DomainPadding
 from specops.registry import MODELS
 from specops.spectral.fft import irfft_modes, rfft_modes, truncate_modes
+from tests.helpers import assert_close
 
 PRESETS = [e.name for e in MODELS.entries() if e.family is not None]
 

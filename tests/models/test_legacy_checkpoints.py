@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.helpers import assert_close
 
 import specops
 from specops import FNO, IFNO, TFNO
 from specops.models.serialization import model_spec, read_checkpoint
+from tests.helpers import assert_close
 
 DATA = Path(__file__).parent / "data"
 
