@@ -7,14 +7,15 @@ __version__ = "0.1.0"
 
 from specops.layers import FNOBlock, SpectralConv
 from specops.losses import H1FDLoss, LpLoss, SobolevLoss
-from specops.models import FNO, IFNO, TFNO, OperatorModel, load, save
+from specops.models import FNO, IFNO, TFNO, OperatorModel, load, register_model, save
 from specops.registry import MODELS
 
 
 def create_model(name: str, **kwargs) -> OperatorModel:
-    """Build a registered model or preset by name; ``kwargs`` override its defaults.
+    """Build a registered model or preset by name; ``kwargs`` override its defaults (option groups such as
+    ``spectral={...}`` are merged key by key with a preset's).
 
-    >>> model = create_model("fno", n_modes=(16, 16), hidden_channels=32)
+    >>> model = create_model("fno", n_modes=(16, 16), hidden_channels=32, spectral={"factorization": "cp"})
     """
     return MODELS.create(name, **kwargs)
 
@@ -53,5 +54,6 @@ __all__ = [
     "list_models",
     "load",
     "load_predictor",
+    "register_model",
     "save",
 ]

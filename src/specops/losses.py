@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from specops.spectral.grid import _per_dim
+from specops.spectral.grid import per_dim
 from specops.spectral.norms import sobolev_norm
 
 Reduction = Literal["mean", "sum", "none"]
@@ -134,7 +134,7 @@ class LpLoss(_Loss):
             total = _safe_abs_pow(flat, self.p).sum(-1)
         if not self.relative:
             volume = 1.0
-            for n, length in zip(u.shape[-ndim:], _per_dim(self.lengths, ndim, "lengths")):
+            for n, length in zip(u.shape[-ndim:], per_dim(self.lengths, ndim, "lengths")):
                 volume *= length / n
             total = total * volume
         return total
@@ -192,7 +192,7 @@ class H1FDLoss(_Loss):
         self.lengths = lengths
 
     def _powered_norm(self, u: torch.Tensor, ndim: int) -> torch.Tensor:
-        lengths = _per_dim(self.lengths, ndim, "lengths")
+        lengths = per_dim(self.lengths, ndim, "lengths")
         shape = u.shape[-ndim:]
         if min(shape) < 3:
             raise ValueError(f"H1FDLoss needs at least 3 points per axis, got spatial shape {tuple(shape)}")

@@ -1,10 +1,9 @@
-import math
-
 import pytest
 import torch
-from tests.helpers import assert_close
 
-from specops.layers.factorized import CPWeight, DenseWeight, TTWeight, TuckerWeight, make_spectral_weight
+from specops.layers.factorized import CPWeight, TTWeight, TuckerWeight
+from specops.layers.spectral_weight import DenseWeight
+from tests.helpers import assert_close
 
 MODES = (6, 4)
 
@@ -31,14 +30,6 @@ def test_rank_is_a_fraction_of_the_dense_parameter_count(cls, rank):
     assert 0.5 * rank * dense <= n <= 1.2 * rank * dense, (n, rank * dense)
 
 
-def test_dense_storage_is_modes_first_but_to_dense_is_channels_first():
-    w = DenseWeight(3, 2, (4, 3)).double()
-    assert w.weight.shape == (4, 3, 3, 2, 2)
-    assert w.to_dense().shape == (3, 2, 4, 3)
-    x = torch.randn(5, 3, 4, 3, dtype=torch.complex128)
-    assert_close(w.contract(x, None), torch.einsum("bixy,ioxy->boxy", x, w.to_dense()), atol=1e-13, rtol=0)
-
-
 @pytest.mark.parametrize("cls", [DenseWeight, CPWeight, TuckerWeight, TTWeight])
 def test_grow_zero_pads_the_new_modes(cls):
     torch.manual_seed(1)
@@ -61,10 +52,3 @@ def test_initial_scale_matches_requested_std():
         w = cls(32, 32, (8, 5), init_std=0.1, **kwargs)
         std = w.to_dense().abs().pow(2).mean().sqrt().item()
         assert 0.03 < std < 0.3, (cls.__name__, std)
-
-
-def test_make_spectral_weight_validates():
-    with pytest.raises(ValueError, match="factorization"):
-        make_spectral_weight(2, 2, (4, 3), factorization="qr")
-    assert isinstance(make_spectral_weight(2, 2, (4, 3), factorization="TUCKER", rank=0.5), TuckerWeight)
-    assert math.isclose(make_spectral_weight(2, 2, (4, 3)).dense_numel, 2 * 2 * 2 * 12)

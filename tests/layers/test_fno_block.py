@@ -1,9 +1,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from tests.helpers import assert_close
 
-from specops.layers import ChannelMLP, FNOBlock, PointwiseLinear, SoftGating
+from specops.layers import ChannelMLP, FNOBlock, FNOBlockSpec, PointwiseLinear, SpectralConv
+from tests.helpers import assert_close
 
 
 def test_pointwise_linear_is_a_1x1_convolution():
@@ -18,8 +18,9 @@ def test_pointwise_linear_is_a_1x1_convolution():
     assert_close(nobias(x), F.conv2d(x, nobias.weight[:, :, None, None]), atol=1e-13, rtol=0)
 
 
-def naive_block(block: FNOBlock, x: torch.Tensor, last: bool) -> torch.Tensor:
-    """Unfused reference of the post-activation block (neuraloperator's order of operations)."""
+def naive_block(block: FNOBlock, spec: FNOBlockSpec, x: torch.Tensor, last: bool) -> torch.Tensor:
+    """Unfused reference of the post-activation block (neuraloperator's order of operations), reading
+    the skip kinds from the plain options rather than from the modules they were resolved to."""
     act = F.gelu
 
     def skip(kind, module, t):
@@ -34,7 +35,7 @@ def naive_block(block: FNOBlock, x: torch.Tensor, last: bool) -> torch.Tensor:
     h = block.conv(x)
     if block.norms is not None:
         h = block.norms[0](h)
-    h = h + skip(block.skip_kind, block.skip, x)
+    h = h + skip(spec.skip, block.skip, x)
     if not last:
         h = act(h)
     if block.mlp is not None:
@@ -45,7 +46,7 @@ def naive_block(block: FNOBlock, x: torch.Tensor, last: bool) -> torch.Tensor:
             )
             if i < len(block.mlp.layers) - 1:
                 m = act(m)
-        h = m + skip(block.mlp_skip_kind, block.mlp_skip, x)
+        h = m + skip(spec.channel_mlp_skip, block.mlp_skip, x)
         if block.norms is not None:
             h = block.norms[1](h)
         if not last:
@@ -59,12 +60,13 @@ def naive_block(block: FNOBlock, x: torch.Tensor, last: bool) -> torch.Tensor:
 @pytest.mark.parametrize("last", [False, True])
 def test_block_matches_unfused_reference(skip, mlp_skip, norm, last):
     torch.manual_seed(0)
-    block = FNOBlock(4, (6, 6), skip=skip, channel_mlp_skip=mlp_skip, norm=norm).double()
+    spec = FNOBlockSpec(skip=skip, channel_mlp_skip=mlp_skip, norm=norm)
+    block = spec.build(4, SpectralConv(4, 4, (6, 6)), F.gelu).double()
     with torch.no_grad():
         for p in block.parameters():
             p.add_(0.1 * torch.randn_like(p))
     x = torch.randn(2, 4, 12, 10, dtype=torch.float64, requires_grad=True)
-    fused, naive = block(x, last=last), naive_block(block, x, last)
+    fused, naive = block(x, last=last), naive_block(block, spec, x, last)
     assert_close(fused, naive, atol=1e-12, rtol=0)
     # the fused path accumulates in place: its gradients must equal the unfused ones
     weight = torch.randn_like(fused)
@@ -79,23 +81,38 @@ def test_block_matches_unfused_reference(skip, mlp_skip, norm, last):
 
 
 def test_block_without_channel_mlp():
-    block = FNOBlock(4, (6,), channel_mlp_expansion=0).double()
-    assert block.mlp is None
+    spec = FNOBlockSpec(channel_mlp_expansion=0)
+    block = spec.build(4, SpectralConv(4, 4, (6,))).double()
+    assert block.mlp is None and block.mlp_skip is None
     x = torch.randn(2, 4, 16, dtype=torch.float64)
-    assert_close(block(x), naive_block(block, x, False), atol=1e-12, rtol=0)
+    assert_close(block(x), naive_block(block, spec, x, False), atol=1e-12, rtol=0)
 
 
-def test_block_options_are_validated():
-    with pytest.raises(ValueError, match="skip"):
-        FNOBlock(4, (6, 6), skip="gated")
-    with pytest.raises(ValueError, match="norm"):
-        FNOBlock(4, (6, 6), norm="batch")
-    with pytest.raises(ValueError, match="activation"):
-        FNOBlock(4, (6, 6), activation="swish2")
+def test_block_options_are_validated_when_the_spec_is_made():
+    with pytest.raises(ValueError, match=r"skip='gated' is not one of"):
+        FNOBlockSpec(skip="gated")
+    with pytest.raises(ValueError, match=r"channel_mlp_skip='gated' is not one of"):
+        FNOBlockSpec(channel_mlp_skip="gated")
+    with pytest.raises(ValueError, match=r"norm='batch' is not one of"):
+        FNOBlockSpec(norm="batch")
+    with pytest.raises(TypeError, match=r"channel_mlp_expansion='half' must be a number"):
+        FNOBlockSpec(channel_mlp_expansion="half")
+    with pytest.raises(ValueError, match=r"block has no option 'nrom'.*Did you mean 'norm'"):
+        FNOBlockSpec.coerce({"nrom": "layer"}, "block")
 
 
-def test_channel_mlp_and_soft_gating():
-    mlp = ChannelMLP(3, 2, 8).double()
+def test_block_takes_any_mixer_and_activation():
+    """The block composes the objects it is given: y = act(K x + S x) with K any module."""
+    torch.manual_seed(0)
+    mixer = PointwiseLinear(3, 3).double()  # a stand-in for a non-spectral mixer
+    block = FNOBlock(mixer, None, activation=torch.tanh)
+    x = torch.randn(2, 3, 5, dtype=torch.float64)
+    assert_close(block(x), torch.tanh(mixer(x)), atol=1e-14, rtol=0)
+    assert_close(block(x, last=True), mixer(x), atol=1e-14, rtol=0)
+
+
+def test_channel_mlp_equals_stacked_1x1_convolutions():
+    mlp = ChannelMLP(3, 2, 8).double()  # activation: F.gelu
     x = torch.randn(4, 3, 5, dtype=torch.float64)
     ref = F.conv1d(
         F.gelu(F.conv1d(x, mlp.layers[0].weight[..., None], mlp.layers[0].bias)),
@@ -103,5 +120,3 @@ def test_channel_mlp_and_soft_gating():
         mlp.layers[1].bias,
     )
     assert_close(mlp(x), ref, atol=1e-13, rtol=0)
-    gate = SoftGating(3).double()
-    assert_close(gate(x), x, atol=0, rtol=0)

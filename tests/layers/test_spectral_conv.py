@@ -2,11 +2,11 @@ import math
 
 import pytest
 import torch
-from tests.helpers import assert_close
 
-from specops.layers import SpectralConv
-from specops.layers.factorized import mode_slices
-from specops.spectral.fft import kept_frequencies, modes_shape, truncate_modes
+from specops.layers import SpectralConv, SpectralConvSpec, SpectralWeightSpec
+from specops.layers.spectral_weight import mode_slices
+from specops.spectral.fft import irfft_modes, kept_frequencies, modes_shape, rfft_modes, truncate_modes
+from tests.helpers import assert_close
 
 
 def reference_conv(conv: SpectralConv, x: torch.Tensor) -> torch.Tensor:
@@ -44,7 +44,7 @@ GRIDS = [((20,), (7,)), ((12, 10), (6, 8)), ((8, 9, 10), (4, 5, 6))]
 @pytest.mark.parametrize(("space", "n_modes"), GRIDS)
 def test_matches_reference_implementation(method, options, space, n_modes):
     torch.manual_seed(0)
-    conv = SpectralConv(3, 3, n_modes, fft_method=method, **options).double()
+    conv = SpectralConv(3, 3, n_modes, fft_method=method, weight=SpectralWeightSpec(**options)).double()
     with torch.no_grad():
         conv.bias.normal_()
     x = torch.randn(2, 3, *space, dtype=torch.float64)
@@ -85,11 +85,9 @@ def test_derivative_multiplier_reproduces_spectral_derivative(method):
 @pytest.mark.parametrize("options", WEIGHTS[:4])
 def test_resolution_invariance_on_band_limited_input(options):
     torch.manual_seed(1)
-    conv = SpectralConv(2, 3, (8, 8), **options).double()
+    conv = SpectralConv(2, 3, (8, 8), weight=SpectralWeightSpec(**options)).double()
     coarse = truncate_modes(torch.randn(2, 2, 32, 32, dtype=torch.float64), (7, 7))
     # the same band-limited function sampled on a grid twice as fine
-    from specops.spectral.fft import irfft_modes, rfft_modes
-
     fine = irfft_modes(rfft_modes(coarse, (7, 7)), (64, 64))
     assert_close(fine[..., ::2, ::2], coarse, atol=1e-13, rtol=0)
     assert_close(conv(fine)[..., ::2, ::2], conv(coarse), atol=1e-12, rtol=0)
@@ -98,7 +96,7 @@ def test_resolution_invariance_on_band_limited_input(options):
 @pytest.mark.parametrize("options", WEIGHTS[:4])
 def test_growing_modes_leaves_output_unchanged_and_shrinking_uses_centered_subset(options):
     torch.manual_seed(2)
-    conv = SpectralConv(2, 2, (6, 6), **options).double()
+    conv = SpectralConv(2, 2, (6, 6), weight=SpectralWeightSpec(**options)).double()
     x = torch.randn(2, 2, 16, 16, dtype=torch.float64)
     before = conv(x)
     conv.n_modes = (10, 12)
@@ -115,7 +113,7 @@ def test_growing_modes_leaves_output_unchanged_and_shrinking_uses_centered_subse
 @pytest.mark.parametrize("options", WEIGHTS)
 def test_gradcheck(method, options):
     torch.manual_seed(3)
-    conv = SpectralConv(2, 2, (4, 4), fft_method=method, **options).double()
+    conv = SpectralConv(2, 2, (4, 4), fft_method=method, weight=SpectralWeightSpec(**options)).double()
     x = torch.randn(1, 2, 6, 5, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: conv(t), (x,), eps=1e-6, atol=1e-7)
     params = list(conv.parameters())
@@ -145,12 +143,10 @@ def test_bad_inputs_name_the_problem():
         conv(torch.randn(2, 3, 6, 16))
     with pytest.raises(ValueError, match="n_modes"):
         SpectralConv(3, 4, (8, 0))
-    with pytest.raises(ValueError, match="factorization"):
-        SpectralConv(3, 4, (8, 8), factorization="svd")
-    with pytest.raises(ValueError, match="rank"):
-        SpectralConv(3, 4, (8, 8), factorization="cp", rank=2.0)
     with pytest.raises(ValueError, match="separable"):
-        SpectralConv(3, 4, (8, 8), separable=True)
+        SpectralConv(3, 4, (8, 8), weight=SpectralWeightSpec(separable=True))
+    with pytest.raises(ValueError, match="fft_method='fast'"):
+        SpectralConv(3, 4, (8, 8), fft_method="fast")
 
 
 def test_autocast_keeps_spectral_path_in_float32():
@@ -160,3 +156,26 @@ def test_autocast_keeps_spectral_path_in_float32():
         y = conv(x.to(torch.bfloat16))
     assert y.dtype == torch.float32
     assert_close(y, conv(x.to(torch.bfloat16).float()), atol=1e-6, rtol=1e-5)
+
+
+def test_spec_builds_the_layer_it_describes():
+    spec = SpectralConvSpec(factorization="cp", rank=0.5, max_n_modes=[8, 10], fft_method="fft")
+    assert spec.max_n_modes == (8, 10)
+    torch.manual_seed(4)
+    conv = spec.build(3, 3, (6, 6))
+    torch.manual_seed(4)
+    same = SpectralConv(
+        3,
+        3,
+        (6, 6),
+        max_n_modes=(8, 10),
+        fft_method="fft",
+        weight=SpectralWeightSpec(factorization="cp", rank=0.5),
+    )
+    assert conv.max_n_modes == (8, 10) and conv.fft_method == "fft" and conv.n_modes == (6, 6)
+    assert conv.state_dict().keys() == same.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(conv.state_dict().values(), same.state_dict().values()))
+    with pytest.raises(ValueError, match="fft_method"):
+        SpectralConvSpec(fft_method="fast")
+    with pytest.raises(ValueError, match="max_n_modes"):
+        SpectralConvSpec(max_n_modes=[8, 0])

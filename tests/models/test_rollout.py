@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.evaluation.conftest import LastState
-from tests.helpers import assert_close
-from tests.training.conftest import Standardize, heat, smooth_fields
 
 from specops.models import FieldNormalization, Predictor
 from specops.models.rollout import advance, autoregressive_step, flatten_window, rollout, unflatten_states
+from tests.evaluation.conftest import LastState
+from tests.helpers import assert_close
+from tests.training.conftest import Standardize, heat, smooth_fields
 
 
 def _trajectory(n_states: int, t: float, channels: int = 2) -> torch.Tensor:

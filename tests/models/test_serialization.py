@@ -6,10 +6,13 @@ from specops import FNO, TFNO
 
 
 def test_save_load_identical_outputs_and_metadata(tmp_path):
-    model = TFNO((8, 8), 2, 3, 16, 2, factorization="cp", rank=0.2, norm="instance")
+    model = TFNO(
+        (8, 8), 2, 3, 16, 2, spectral={"factorization": "cp", "rank": 0.2}, block={"norm": "instance"}
+    )
     path = specops.save(model, tmp_path / "m.pt", extra={"note": "hello", "stats": torch.ones(3)})
     payload = torch.load(path, weights_only=True)
-    assert payload["model"]["name"] == "tfno"
+    assert payload["model"]["name"] == "tfno" and payload["format_version"] == 2
+    assert payload["model"]["kwargs"]["spectral"] == {"factorization": "cp", "rank": 0.2}
     assert payload["specops_version"] == specops.__version__
     assert payload["extra"]["note"] == "hello"
     again = specops.load(path)

@@ -55,8 +55,8 @@ def test_model_arguments_are_checked_against_the_constructors_types():
         ConfigError, match=r"model.args.activation='gelux' is not one of .* Did you mean 'gelu'"
     ):
         adapt("model.args.activation=gelux")
-    cfg, _ = adapt("model.args.n_modes=8", "model.args.hidden_channels=16", "model.args.rank=0.5")
-    assert cfg.model.args["n_modes"] == [8, 8] and cfg.model.args["rank"] == 0.5
+    cfg, _ = adapt("model.args.n_modes=8", "model.args.hidden_channels=16", "model.args.spectral.rank=0.5")
+    assert cfg.model.args["n_modes"] == [8, 8] and cfg.model.args["spectral"] == {"rank": 0.5}
     # TFNO forwards **kwargs to FNO: FNO's annotations are checked too
     with pytest.raises(ConfigError, match=r"model\.args\.n_layers='four'"):
         adapt("model.name=tfno", "model.args.n_layers=four")
@@ -73,3 +73,23 @@ def test_task_for_config_modes():
     assert type(task("train.mode=autoregressive")) is AutoregressiveTask
     unrolled = task("train.mode=unrolled", "train.unroll_steps=4")
     assert isinstance(unrolled, PushforwardTask) and unrolled.unroll_steps == 4
+
+
+def test_option_groups_and_old_flat_spellings(tmp_path):
+    from types import SimpleNamespace
+
+    from specops.pipeline.build import build_model
+
+    data = SimpleNamespace(kind="operator", in_channels=1, out_channels=1, spatial_shape=(16, 16))
+
+    def build(*overrides):
+        return build_model(load_config(None, list(overrides)), data)
+
+    cfg, model, _ = build("model.name=tfno", "model.args.rank=0.5")  # a flat key of older configs
+    assert cfg.model.args["spectral"] == {"rank": 0.5} and model.init_args["spectral"]["rank"] == 0.5
+    with pytest.raises(ConfigError, match=r"^model\.args\.spectral: rank='abc' must be a number"):
+        build("model.args.spectral.rank=abc")
+    with pytest.raises(
+        ConfigError, match=r"^model\.args\.spectral has no option 'rnak'.*Did you mean 'rank'"
+    ):
+        build("model.args.spectral.rnak=0.1")

@@ -225,7 +225,7 @@ def test_autocast_keeps_spectral_layers_in_float32(heat_data, fft_method):
     from specops.layers import SpectralConv
 
     train, _ = heat_data
-    model = _model(fft_method=fft_method)
+    model = _model(spectral={"fft_method": fft_method})
     trainer = Trainer(
         model,
         LpLoss(),

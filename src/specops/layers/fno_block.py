@@ -1,97 +1,73 @@
 """One Fourier layer of the FNO family, with the refinements of Kossaifi et al. (TMLR 2024).
 
-``v <- act( norm(K v) + S v )`` followed, when enabled, by a channel MLP with its own skip:
-``v <- act( norm(MLP(v) + S' v_in) )``. Activation is skipped after the last layer of a network.
-This mirrors neuraloperator's post-activation block, so the same settings describe the same model.
+    v  <- act( norm_1(K v) + S v )                     (spectral convolution K, skip S)
+    v' <- act( norm_2(MLP(v) + S' v_in) )              (channel MLP with its own skip S', when enabled)
+
+Activation is skipped after the last layer of a network. This mirrors neuraloperator's post-activation
+block, so the same settings describe the same model.
+
+``FNOBlock`` receives built parts (the convolution, skip modules, a norm builder, an activation
+function); ``FNOBlockSpec`` is the same choice as plain data (``{"skip": "linear", "norm": "layer"}``), as a
+model's constructor takes it, and builds the parts once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from specops.layers.activations import Activation, get_activation
-from specops.layers.factorized import Factorization
-from specops.layers.mlp import ChannelMLP, PointwiseLinear, SoftGating
-from specops.layers.spectral_conv import SpectralConv
-from specops.spectral.fft import Method
-
-Skip = Literal["linear", "identity", "soft-gating", "none"]
-Norm = Literal["none", "instance", "group", "layer"]
-SKIPS = ("linear", "identity", "soft-gating", "none")
-NORMS = ("none", "instance", "group", "layer")
-
-
-def _check(name: str, value: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not one of {tuple(allowed)}")
-    return value
+from specops.layers.mlp import ChannelMLP
+from specops.layers.norms import NORMS, Norm, norm_factory
+from specops.layers.skips import SKIPS, NoSkip, Skip, SkipKind, make_skip
+from specops.registry import Options
 
 
 class FNOBlock(nn.Module):
-    """Spectral convolution + pointwise skip (+ channel MLP) (+ norm) + activation.
+    """Spectral convolution + skip (+ channel MLP with its skip) (+ norms) + activation.
 
     Parameters
     ----------
-    channels : int
-        Hidden width (input and output channels).
-    n_modes : sequence of int
-        Kept modes per dimension (see ``SpectralConv``).
-    skip : "linear", "identity", "soft-gating" or "none"
-        Skip path added to the spectral convolution.
-    channel_mlp_expansion : float
-        Hidden width of the channel MLP as a fraction of ``channels``; 0 disables the MLP.
-    channel_mlp_skip : skip type of the channel MLP.
-    norm : "none", "instance", "group" or "layer"
-    activation : activation name.
-    spectral : dict
-        Extra keyword arguments for ``SpectralConv`` (factorization, rank, separable, max_n_modes, ...).
+    conv : nn.Module
+        The spatial mixing layer ``K``, ``(batch, C, *space) -> (batch, C, *space)``: a ``SpectralConv``,
+        or any module of that shape (a factorized or attention mixer).
+    skip : Skip, optional
+        Skip path ``S`` added to ``K v`` (``specops.layers.skips``; default none).
+    channel_mlp : nn.Module, optional
+        Pointwise MLP after the first half; called as ``channel_mlp(v, add=t)`` when its skip is linear.
+    channel_mlp_skip : Skip, optional
+        Skip ``S'`` from the block input to the MLP output (default none).
+    norm : callable, optional
+        Builds one normalization module (called once per norm: one after ``K``, one after the MLP).
+    activation : callable
+        Pointwise nonlinearity (default ``F.gelu``).
+
+    Shapes: ``(batch, C, *space) -> (batch, C, *space)``.
     """
 
     def __init__(
         self,
-        channels: int,
-        n_modes: Sequence[int],
+        conv: nn.Module,
+        skip: Skip | None = None,
         *,
-        skip: Skip = "linear",
-        channel_mlp_expansion: float = 0.5,
-        channel_mlp_skip: Skip = "soft-gating",
-        norm: Norm = "none",
-        activation: Activation = "gelu",
-        factorization: Factorization | None = None,
-        rank: float = 1.0,
-        separable: bool = False,
-        max_n_modes: Sequence[int] | None = None,
-        fft_method: Method = "auto",
+        channel_mlp: nn.Module | None = None,
+        channel_mlp_skip: Skip | None = None,
+        norm: Callable[[], nn.Module] | None = None,
+        activation: Callable[[torch.Tensor], torch.Tensor] = F.gelu,
     ) -> None:
         super().__init__()
-        self.channels = channels
-        self.conv = SpectralConv(
-            channels,
-            channels,
-            n_modes,
-            max_n_modes=max_n_modes,
-            factorization=factorization,
-            rank=rank,
-            separable=separable,
-            fft_method=fft_method,
-        )
-        self.skip_kind = _check("skip", skip, SKIPS)
-        self.skip = _make_skip(skip, channels)
-        self.activation = get_activation(activation)
-        self.norm_kind = _check("norm", norm, NORMS)
-        hidden = round(channels * channel_mlp_expansion)
-        self.mlp = ChannelMLP(channels, channels, hidden, activation=activation) if hidden > 0 else None
-        self.mlp_skip_kind = _check("channel_mlp_skip", channel_mlp_skip, SKIPS)
-        self.mlp_skip = _make_skip(channel_mlp_skip, channels) if self.mlp is not None else None
+        self.conv = conv
+        self.skip = NoSkip() if skip is None else skip
+        self.activation = activation
+        self.mlp = channel_mlp
+        self.mlp_skip = None
+        if self.mlp is not None:
+            self.mlp_skip = NoSkip() if channel_mlp_skip is None else channel_mlp_skip
         n_norms = 2 if self.mlp is not None else 1
-        self.norms = (
-            nn.ModuleList(_make_norm(norm, channels) for _ in range(n_norms)) if norm != "none" else None
-        )
+        self.norms = nn.ModuleList(norm() for _ in range(n_norms)) if norm is not None else None
 
     @property
     def n_modes(self) -> tuple[int, ...]:
@@ -102,17 +78,15 @@ class FNOBlock(nn.Module):
         self.conv.n_modes = value
 
     def forward(self, x: torch.Tensor, last: bool = False) -> torch.Tensor:
+        """Apply the block; ``last=True`` leaves out the activations (the network's last block)."""
         h = self.conv(x)
         if self.norms is not None:
             h = self.norms[0](h)
-        h = _add_skip(h, x, self.skip_kind, self.skip)
+        h = self.skip.add(h, x)
         if not last:
             h = self.activation(h)
         if self.mlp is not None:
-            if self.mlp_skip_kind == "linear":
-                h = self.mlp(h, add=self.mlp_skip(x))
-            else:
-                h = _add_skip(self.mlp(h), x, self.mlp_skip_kind, self.mlp_skip)
+            h = self.mlp_skip.around(self.mlp, h, x)
             if self.norms is not None:
                 h = self.norms[1](h)
             if not last:
@@ -120,52 +94,53 @@ class FNOBlock(nn.Module):
         return h
 
 
-def _make_skip(kind: str, channels: int) -> nn.Module | None:
-    if kind == "linear":
-        return PointwiseLinear(channels, channels, bias=False)
-    if kind == "soft-gating":
-        return SoftGating(channels)
-    return None
+@dataclass(frozen=True)
+class FNOBlockSpec(Options):
+    """The options of a model's Fourier blocks, as plain data; ``build`` makes one block.
 
+    Parameters
+    ----------
+    skip : "linear", "identity", "soft-gating" or "none"
+        Skip path added to the spectral convolution.
+    channel_mlp_expansion : float
+        Hidden width of the channel MLP as a fraction of the channels; 0 leaves the MLP out.
+    channel_mlp_skip : "linear", "identity", "soft-gating" or "none"
+        Skip path of the channel MLP.
+    norm : "none", "instance", "group" or "layer"
+        Normalization after the convolution and after the MLP (``specops.layers.norms``).
+    """
 
-def _add_skip(h: torch.Tensor, x: torch.Tensor, kind: str, module: nn.Module | None, inplace: bool = False):
-    """``h + skip(x)``, fused where the skip allows it."""
-    if kind == "linear":
-        # W x + h in one batched GEMM (h rides in as the accumulator).
-        return module(x, add=h)
-    if kind == "identity":
-        return h.add_(x) if inplace else h + x
-    if kind == "soft-gating":
-        gate = module.weight.reshape(1, -1, *([1] * (x.dim() - 2)))
-        return h.addcmul_(x, gate) if inplace else torch.addcmul(h, x, gate)
-    return h
+    skip: SkipKind = "linear"
+    channel_mlp_expansion: float = 0.5
+    channel_mlp_skip: SkipKind = "soft-gating"
+    norm: Norm = "none"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name, allowed in (
+            ("skip", SKIPS),
+            ("channel_mlp_skip", SKIPS),
+            ("norm", ("none", *NORMS)),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {tuple(allowed)}")
+        if not self.channel_mlp_expansion >= 0:
+            raise ValueError(f"channel_mlp_expansion={self.channel_mlp_expansion!r} must be 0 or more")
 
-class _InstanceNorm(nn.Module):
-    def forward(self, x):
-        return F.instance_norm(x)
-
-
-class _LayerNorm(nn.Module):
-    """Layer norm over channels at each point, for channel-first fields."""
-
-    def __init__(self, channels: int, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
-
-    def forward(self, x):
-        var, mean = torch.var_mean(x, dim=1, keepdim=True, unbiased=False)
-        shape = (1, -1, *([1] * (x.dim() - 2)))
-        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight.reshape(shape) + self.bias.reshape(
-            shape
+    def build(
+        self, channels: int, conv: nn.Module, activation: Callable[[torch.Tensor], torch.Tensor] = F.gelu
+    ) -> FNOBlock:
+        """An ``FNOBlock`` of width ``channels`` around ``conv`` (parameters drawn in the order: skip,
+        channel MLP, MLP skip)."""
+        skip = make_skip(self.skip, channels)
+        hidden = round(channels * self.channel_mlp_expansion)
+        mlp = ChannelMLP(channels, channels, hidden, activation=activation) if hidden > 0 else None
+        mlp_skip = make_skip(self.channel_mlp_skip, channels, "channel_mlp_skip") if mlp is not None else None
+        return FNOBlock(
+            conv,
+            skip,
+            channel_mlp=mlp,
+            channel_mlp_skip=mlp_skip,
+            norm=norm_factory(self.norm, channels),
+            activation=activation,
         )
-
-
-def _make_norm(kind: str, channels: int) -> nn.Module:
-    if kind == "instance":
-        return _InstanceNorm()
-    if kind == "group":
-        return nn.GroupNorm(1, channels)
-    return _LayerNorm(channels)

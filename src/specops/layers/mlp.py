@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from specops.layers.activations import Activation, get_activation
 
 
 def pointwise(
@@ -61,7 +60,18 @@ class PointwiseLinear(nn.Module):
 
 
 class ChannelMLP(nn.Module):
-    """Pointwise MLP ``Linear -> activation -> ... -> Linear`` over channels."""
+    """Pointwise MLP over channels: ``y = L_n( act( ... act( L_1 x ) ... ) )``, ``L_j`` pointwise linear.
+
+    Parameters
+    ----------
+    in_channels, out_channels, hidden_channels : int
+    n_layers : int
+        Number of linear layers (1: a single ``in -> out`` layer).
+    activation : callable
+        Applied between layers (``torch.nn.functional.gelu``; names resolve with ``get_activation``).
+    dropout : float
+        Dropout probability after each activation, in training mode.
+    """
 
     def __init__(
         self,
@@ -69,7 +79,7 @@ class ChannelMLP(nn.Module):
         out_channels: int,
         hidden_channels: int,
         n_layers: int = 2,
-        activation: Activation = "gelu",
+        activation: Callable[[torch.Tensor], torch.Tensor] = F.gelu,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
@@ -77,7 +87,7 @@ class ChannelMLP(nn.Module):
             raise ValueError(f"n_layers={n_layers} must be at least 1")
         sizes = [in_channels] + [hidden_channels] * (n_layers - 1) + [out_channels]
         self.layers = nn.ModuleList(PointwiseLinear(a, b) for a, b in itertools.pairwise(sizes))
-        self.activation = get_activation(activation)
+        self.activation = activation
         self.dropout = float(dropout)
 
     def forward(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
@@ -90,14 +100,3 @@ class ChannelMLP(nn.Module):
                 if self.dropout and self.training:
                     x = F.dropout(x, self.dropout)
         return x
-
-
-class SoftGating(nn.Module):
-    """Per-channel learned scale ``y = w[c] x`` (initialised to 1), a light skip connection."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.weight.reshape(1, -1, *([1] * (x.dim() - 2)))

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from specops.layers.factorized import Factorization, make_spectral_weight, mode_slices
+from specops.layers.spectral_weight import mode_slices
+from specops.layers.weight_spec import SpectralWeightSpec, WeightFactory
 from specops.spectral.fft import (
     Method,
-    _choose,
     check_resolution,
+    choose_method,
     irdft_modes,
     irfft_modes,
     modes_shape,
@@ -25,14 +27,27 @@ from specops.spectral.fft import (
     rfft_modes,
 )
 
+METHODS = ("auto", "fft", "dft")
 
-def _as_modes(n_modes: Sequence[int] | int, name: str = "n_modes") -> tuple[int, ...]:
+
+def as_modes(n_modes: Sequence[int] | int, name: str = "n_modes") -> tuple[int, ...]:
+    """``n_modes`` as a tuple of 1 to 3 positive ints (one int means a 1D layer); ``ValueError`` otherwise.
+
+    ``name`` is the argument's name in the error message.
+    """
     if isinstance(n_modes, int):
         n_modes = (n_modes,)
     n_modes = tuple(int(m) for m in n_modes)
     if not 1 <= len(n_modes) <= 3 or any(m < 1 for m in n_modes):
         raise ValueError(f"{name}={n_modes} must hold 1 to 3 positive integers, one per spatial dimension")
     return n_modes
+
+
+def check_fft_method(fft_method: str) -> Method:
+    """``fft_method`` if it is one of ``auto, fft, dft``; ``ValueError`` otherwise."""
+    if fft_method not in METHODS:
+        raise ValueError(f"fft_method={fft_method!r} must be 'auto', 'fft' or 'dft'")
+    return fft_method
 
 
 class SpectralConv(nn.Module):
@@ -51,10 +66,10 @@ class SpectralConv(nn.Module):
         Modes to allocate weights for (default ``n_modes``).
     bias : bool
         Add a learned per-channel constant.
-    factorization : None, "dense", "cp", "tucker" or "tt"
-        Low-rank form of the weight; ``rank`` is then the fraction of the dense parameter count to keep.
-    separable : bool
-        Depthwise weights ``W[c, k]`` (needs ``in_channels == out_channels``).
+    weight : callable, optional
+        Builds the spectral weight: ``weight(in_channels, out_channels, modes, init_std)``; a
+        ``SpectralWeightSpec`` (dense, CP, Tucker, tensor train; separable or not) or any factory of a
+        ``SpectralWeight``. Default: dense.
     fft_method : "auto", "fft" or "dft"
         How the truncated transforms are computed (see ``specops.spectral.fft``); results agree to rounding.
     init_std : float, optional
@@ -71,36 +86,25 @@ class SpectralConv(nn.Module):
         *,
         max_n_modes: Sequence[int] | None = None,
         bias: bool = True,
-        factorization: Factorization | None = None,
-        rank: float = 1.0,
-        separable: bool = False,
+        weight: WeightFactory | None = None,
         fft_method: Method = "auto",
         init_std: float | None = None,
     ) -> None:
         super().__init__()
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
-        n_modes = _as_modes(n_modes)
-        max_n_modes = n_modes if max_n_modes is None else _as_modes(max_n_modes, "max_n_modes")
+        n_modes = as_modes(n_modes)
+        max_n_modes = n_modes if max_n_modes is None else as_modes(max_n_modes, "max_n_modes")
         if len(max_n_modes) != len(n_modes):
             raise ValueError(
                 f"max_n_modes={max_n_modes} must have one entry per dimension of n_modes={n_modes}"
             )
         max_n_modes = tuple(max(a, b) for a, b in zip(n_modes, max_n_modes))
-        if fft_method not in ("auto", "fft", "dft"):
-            raise ValueError(f"fft_method={fft_method!r} must be 'auto', 'fft' or 'dft'")
-        self.fft_method = fft_method
+        self.fft_method = check_fft_method(fft_method)
         if init_std is None:
             init_std = math.sqrt(2.0 / (self.in_channels + self.out_channels))
-        self.weight = make_spectral_weight(
-            self.in_channels,
-            self.out_channels,
-            modes_shape(max_n_modes),
-            factorization=factorization,
-            rank=rank,
-            separable=separable,
-            init_std=init_std,
-        )
+        make_weight = SpectralWeightSpec() if weight is None else weight
+        self.weight = make_weight(self.in_channels, self.out_channels, modes_shape(max_n_modes), init_std)
         self._max_n_modes = max_n_modes
         self._n_modes = n_modes
         self.bias = nn.Parameter(torch.zeros(self.out_channels)) if bias else None
@@ -115,7 +119,7 @@ class SpectralConv(nn.Module):
 
     @n_modes.setter
     def n_modes(self, value: Sequence[int] | int) -> None:
-        value = _as_modes(value)
+        value = as_modes(value)
         if len(value) != self.dim:
             raise ValueError(f"n_modes={value} must have {self.dim} entries, one per spatial dimension")
         if any(v > m for v, m in zip(value, self._max_n_modes)):
@@ -139,7 +143,7 @@ class SpectralConv(nn.Module):
         slices = mode_slices(self.weight.modes, modes_shape(self._n_modes))
         with torch.autocast(device_type=x.device.type, enabled=False):
             # FFTs and spectral weights stay in float32/complex64 under mixed precision.
-            if _choose(self.fft_method, space, self._n_modes, x.device) == "dft":
+            if choose_method(self.fft_method, space, self._n_modes, x.device) == "dft":
                 yr = self.weight.contract_real(rdft_modes(x, self._n_modes), slices)
                 if self.bias is not None:
                     yr = yr + self._bias_modes(yr.shape[1:], yr.dtype, real_layout=True)
@@ -165,4 +169,43 @@ class SpectralConv(nn.Module):
         return (
             f"{self.in_channels}, {self.out_channels}, n_modes={self._n_modes}, "
             f"weight={type(self.weight).__name__}, fft_method={self.fft_method!r}"
+        )
+
+
+@dataclass(frozen=True)
+class SpectralConvSpec(SpectralWeightSpec):
+    """How a model builds its spectral convolutions, as plain data: a weight spec plus the layer's options.
+
+    A model takes it as one constructor argument (``spectral={"factorization": "cp", "rank": 0.1}``), so
+    an option added here reaches every model that builds ``SpectralConv`` layers with no other change.
+    Being a ``SpectralWeightSpec``, it is also the weight factory of the layers it builds.
+
+    Parameters
+    ----------
+    factorization, rank, separable
+        The spectral weight (see ``SpectralWeightSpec``).
+    max_n_modes : sequence of int, optional
+        Modes to allocate weights for (default: the layer's ``n_modes``).
+    fft_method : "auto", "fft" or "dft"
+        How the truncated transforms are computed (see ``specops.spectral.fft``).
+    """
+
+    max_n_modes: tuple[int, ...] | None = None
+    fft_method: Method = "auto"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_n_modes is not None:
+            object.__setattr__(self, "max_n_modes", as_modes(self.max_n_modes, "max_n_modes"))
+        check_fft_method(self.fft_method)
+
+    def build(self, in_channels: int, out_channels: int, n_modes: Sequence[int]) -> SpectralConv:
+        """A ``SpectralConv(in_channels, out_channels, n_modes)`` with these options."""
+        return SpectralConv(
+            in_channels,
+            out_channels,
+            n_modes,
+            max_n_modes=self.max_n_modes,
+            weight=self,
+            fft_method=self.fft_method,
         )

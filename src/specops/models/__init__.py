@@ -1,6 +1,6 @@
 """Neural operator models; importing this package registers them (``specops.list_models()``)."""
 
-from specops.models.base import OperatorModel
+from specops.models.base import OperatorModel, register_model
 from specops.models.fno import FNO, IFNO, TFNO
 from specops.models.normalization import FieldNormalization
 from specops.models.predictor import Predictor
@@ -15,6 +15,7 @@ __all__ = [
     "OperatorModel",
     "Predictor",
     "load",
+    "register_model",
     "rollout",
     "save",
 ]

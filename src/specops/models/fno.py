@@ -3,79 +3,40 @@
 FNO: Li et al., "Fourier Neural Operator for Parametric Partial Differential Equations", ICLR 2021.
 TFNO: Kossaifi et al., "Multi-Grid Tensorized Fourier Neural Operator", TMLR 2024.
 IFNO: You et al., "Learning Deep Implicit Fourier Neural Operators", 2022.
+
+Constructor arguments are plain data, grouped: ``spectral`` (a ``SpectralConvSpec``: weight factorization,
+rank, separable, max_n_modes, fft_method) and ``block`` (an ``FNOBlockSpec``: skips, channel MLP, norm).
+Each group is resolved to objects once, here; the layers receive the objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from specops.layers.activations import Activation, get_activation
-from specops.layers.embeddings import GridEmbedding
-from specops.layers.factorized import Factorization
-from specops.layers.fno_block import FNOBlock, Norm, Skip
-from specops.layers.mlp import ChannelMLP, PointwiseLinear, pointwise
+from specops.layers.fno_block import FNOBlockSpec
+from specops.layers.lifting import Lifting, make_projection
+from specops.layers.mlp import PointwiseLinear
 from specops.layers.padding import DomainPadding
-from specops.layers.spectral_conv import SpectralConv, _as_modes
-from specops.models.base import OperatorModel
+from specops.layers.spectral_conv import SpectralConvSpec, as_modes
+from specops.models.base import OperatorModel, fold_options, register_model
 from specops.registry import MODELS
-from specops.spectral.fft import Method
+
+SpectralOptions = SpectralConvSpec | Mapping[str, Any] | None
+BlockOptions = FNOBlockSpec | Mapping[str, Any] | None
 
 
-class _Lifting(nn.Module):
-    """Pointwise map from input channels (+ coordinates) to the hidden width.
-
-    Coordinates are batch-independent, so their contribution ``W_grid @ grid`` is computed once per call and
-    enters the first layer's GEMM as its accumulator instead of being concatenated to every sample.
-    """
-
-    def __init__(self, in_channels: int, grid_dim: int, out_channels: int, ratio: float, activation: str):
-        super().__init__()
-        self.in_channels = in_channels
-        self.grid_dim = grid_dim
-        hidden = round(out_channels * ratio)
-        self.mlp = (
-            ChannelMLP(in_channels + grid_dim, out_channels, hidden, activation=activation)
-            if hidden > 0
-            else ChannelMLP(in_channels + grid_dim, out_channels, out_channels, n_layers=1)
-        )
-
-    def forward(self, x: torch.Tensor, grid: torch.Tensor | None) -> torch.Tensor:
-        if grid is None:
-            return self.mlp(x)
-        first, rest = self.mlp.layers[0], self.mlp.layers[1:]
-        w = first.weight
-        grid_term = torch.matmul(w[:, self.in_channels :], grid.reshape(self.grid_dim, -1))
-        h = pointwise(x, w[:, : self.in_channels], first.bias, add=grid_term.unsqueeze(0))
-        for layer in rest:
-            h = layer(self.mlp.activation(h))
-        return h
+def _check_sizes(**sizes: int) -> None:
+    for name, value in sizes.items():
+        if int(value) < 1:
+            raise ValueError(f"{name}={value} must be a positive integer")
 
 
-def _make_lifting(
-    in_channels: int, dim: int, hidden: int, ratio: float, activation: str, positional: bool
-) -> tuple[GridEmbedding | None, _Lifting]:
-    """The coordinate embedding (or None) and the lifting of an FNO-family model."""
-    embedding = GridEmbedding(dim) if positional else None
-    return embedding, _Lifting(in_channels, dim if positional else 0, hidden, ratio, activation)
-
-
-def _make_projection(hidden: int, out_channels: int, ratio: float, activation: str) -> nn.Module:
-    """Pointwise projection to the output channels: an MLP of width ``ratio * hidden``, or one linear."""
-    width = round(hidden * ratio)
-    if width > 0:
-        return ChannelMLP(hidden, out_channels, width, activation=activation)
-    return PointwiseLinear(hidden, out_channels)
-
-
-def _lift(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Lift a checked input ``x`` (with the coordinates, if the model embeds them) to the hidden width."""
-    grid = model.embedding(x.shape[2:], x.dtype, x.device) if model.embedding is not None else None
-    return model.lifting(x, grid)
-
-
+@register_model("fno")
 class FNO(OperatorModel):
     """Fourier Neural Operator: lifting, ``n_layers`` Fourier blocks, projection.
 
@@ -94,16 +55,19 @@ class FNO(OperatorModel):
         Append the grid coordinates on ``[0, 1)^d`` to the input channels.
     domain_padding : float or sequence
         Fraction of each axis to zero-pad at its end (for non-periodic problems).
-    activation, norm, skip, channel_mlp_expansion, channel_mlp_skip
-        Block options (see ``FNOBlock``).
-    factorization, rank, separable, max_n_modes, fft_method
-        Spectral weight options (see ``SpectralConv``).
+    activation : "gelu", "relu", "silu", "tanh" or "identity"
+        Nonlinearity of the blocks, the lifting and the projection.
+    block : FNOBlockSpec or mapping, optional
+        Block options: ``skip``, ``channel_mlp_expansion``, ``channel_mlp_skip``, ``norm``.
+    spectral : SpectralConvSpec or mapping, optional
+        Spectral convolution options: ``factorization``, ``rank``, ``separable``, ``max_n_modes``,
+        ``fft_method``, e.g. ``spectral={"factorization": "tucker", "rank": 0.05}``.
 
     Shapes: ``(batch, in_channels, *space) -> (batch, out_channels, *space)`` at any resolution that holds
     the kept modes.
     """
 
-    registry_name = "fno"
+    spectral_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
@@ -118,62 +82,52 @@ class FNO(OperatorModel):
         positional_embedding: bool = True,
         domain_padding: float | Sequence[float] = 0.0,
         activation: Activation = "gelu",
-        norm: Norm = "none",
-        skip: Skip = "linear",
-        channel_mlp_expansion: float = 0.5,
-        channel_mlp_skip: Skip = "soft-gating",
-        factorization: Factorization | None = None,
-        rank: float = 1.0,
-        separable: bool = False,
-        max_n_modes: Sequence[int] | None = None,
-        fft_method: Method = "auto",
+        block: BlockOptions = None,
+        spectral: SpectralOptions = None,
     ) -> None:
         super().__init__()
-        n_modes = _as_modes(n_modes)
+        n_modes = as_modes(n_modes)
         self.dim = len(n_modes)
-        for name, value in (
-            ("in_channels", in_channels),
-            ("out_channels", out_channels),
-            ("hidden_channels", hidden_channels),
-            ("n_layers", n_layers),
-        ):
-            if int(value) < 1:
-                raise ValueError(f"{name}={value} must be a positive integer")
+        _check_sizes(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            hidden_channels=hidden_channels,
+            n_layers=n_layers,
+        )
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.hidden_channels = int(hidden_channels)
         self.n_layers = int(n_layers)
-        get_activation(activation)
-        self.embedding, self.lifting = _make_lifting(
+        act = get_activation(activation)
+        self.block_spec = FNOBlockSpec.coerce(block, "block")
+        self.spectral = SpectralConvSpec.coerce(spectral, "spectral", self.spectral_defaults)
+        self.check_spectral(self.spectral)
+        self.lifting = Lifting(
             self.in_channels,
-            self.dim,
             self.hidden_channels,
-            lifting_channel_ratio,
-            activation,
-            positional_embedding,
+            dim=self.dim,
+            ratio=lifting_channel_ratio,
+            activation=act,
+            positional=positional_embedding,
         )
         pad = domain_padding if isinstance(domain_padding, (int, float)) else max(domain_padding)
         self.padding = DomainPadding(domain_padding, self.dim) if pad else None
+        width = self.hidden_channels
         self.blocks = nn.ModuleList(
-            FNOBlock(
-                self.hidden_channels,
-                n_modes,
-                skip=skip,
-                channel_mlp_expansion=channel_mlp_expansion,
-                channel_mlp_skip=channel_mlp_skip,
-                norm=norm,
-                activation=activation,
-                factorization=factorization,
-                rank=rank,
-                separable=separable,
-                max_n_modes=max_n_modes,
-                fft_method=fft_method,
-            )
+            self.block_spec.build(width, self.spectral.build(width, width, n_modes), act)
             for _ in range(self.n_layers)
         )
-        self.projection = _make_projection(
-            self.hidden_channels, self.out_channels, projection_channel_ratio, activation
-        )
+        self.projection = make_projection(width, self.out_channels, projection_channel_ratio, act)
+
+    @classmethod
+    def check_spectral(cls, spec: SpectralConvSpec) -> None:
+        """Refuse spectral options this model does not take (none for FNO)."""
+
+    @classmethod
+    def upgrade_args(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Format-1 files stored the block and spectral options as flat arguments (``rank=0.05``)."""
+        groups = {"block": (FNOBlockSpec, {}), "spectral": (SpectralConvSpec, cls.spectral_defaults)}
+        return fold_options(kwargs, groups)
 
     @property
     def n_modes(self) -> tuple[int, ...]:
@@ -187,7 +141,7 @@ class FNO(OperatorModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.check_input(x, self.in_channels, self.dim)
         space = x.shape[2:]
-        h = _lift(self, x)
+        h = self.lifting(x)
         if self.padding is not None:
             h = self.padding.pad(h)
         for i, block in enumerate(self.blocks):
@@ -197,10 +151,15 @@ class FNO(OperatorModel):
         return self.projection(h)
 
 
+@register_model("tfno")
 class TFNO(FNO):
-    """Tensorized FNO: FNO whose spectral weights are low-rank (Tucker by default, 5% of the parameters)."""
+    """Tensorized FNO: FNO whose spectral weights are low-rank (Tucker by default, 5% of the parameters).
 
-    registry_name = "tfno"
+    Takes ``FNO``'s arguments; ``spectral`` options default to ``{"factorization": "tucker", "rank": 0.05}``
+    and must name a low-rank factorization (``cp``, ``tucker``, ``tt``).
+    """
+
+    spectral_defaults: ClassVar[dict[str, Any]] = {"factorization": "tucker", "rank": 0.05}
 
     def __init__(
         self,
@@ -210,33 +169,31 @@ class TFNO(FNO):
         hidden_channels: int = 64,
         n_layers: int = 4,
         *,
-        factorization: Factorization = "tucker",
-        rank: float = 0.05,
-        **kwargs,
+        spectral: SpectralOptions = None,
+        **kwargs: Any,
     ) -> None:
-        if factorization in (None, "dense"):
-            raise ValueError("TFNO needs factorization='cp', 'tucker' or 'tt'; use FNO for dense weights")
         super().__init__(
-            n_modes,
-            in_channels,
-            out_channels,
-            hidden_channels,
-            n_layers,
-            factorization=factorization,
-            rank=rank,
-            **kwargs,
+            n_modes, in_channels, out_channels, hidden_channels, n_layers, spectral=spectral, **kwargs
         )
 
+    @classmethod
+    def check_spectral(cls, spec: SpectralConvSpec) -> None:
+        if not spec.weight_class.low_rank:
+            raise ValueError(
+                f"TFNO needs a low-rank factorization ('cp', 'tucker' or 'tt'), got "
+                f"factorization={spec.factorization!r}; use FNO for dense weights"
+            )
 
+
+@register_model("ifno")
 class IFNO(OperatorModel):
     """Implicit FNO: one Fourier layer applied ``n_layers`` times as a fixed-point iteration.
 
     ``v <- v + (1/L) act(K v + W v)`` for the first ``L - 1`` steps and ``v <- v + (1/L)(K v + W v)`` for the
-    last, with the same ``K`` (spectral) and ``W`` (pointwise) every time (You et al. 2022): depth costs no
-    parameters, and the weights of a shallow model initialise a deeper one.
+    last, with the same ``K`` (spectral, with its bias) and ``W`` (pointwise, with its bias) every time (You
+    et al. 2022, eq. 7): depth costs no parameters, and the weights of a shallow model initialise a deeper
+    one. Arguments as for ``FNO`` (no blocks, no padding).
     """
-
-    registry_name = "ifno"
 
     def __init__(
         self,
@@ -250,38 +207,33 @@ class IFNO(OperatorModel):
         projection_channel_ratio: float = 2,
         positional_embedding: bool = True,
         activation: Activation = "gelu",
-        factorization: Factorization | None = None,
-        rank: float = 1.0,
-        fft_method: Method = "auto",
+        spectral: SpectralOptions = None,
     ) -> None:
         super().__init__()
-        n_modes = _as_modes(n_modes)
+        n_modes = as_modes(n_modes)
         self.dim = len(n_modes)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.hidden_channels, self.n_layers = int(hidden_channels), int(n_layers)
-        if self.n_layers < 1:
-            raise ValueError(f"n_layers={n_layers} must be a positive integer")
+        _check_sizes(n_layers=n_layers)
         self.activation = get_activation(activation)
-        self.embedding, self.lifting = _make_lifting(
+        self.spectral = SpectralConvSpec.coerce(spectral, "spectral")
+        self.lifting = Lifting(
             self.in_channels,
-            self.dim,
             self.hidden_channels,
-            lifting_channel_ratio,
-            activation,
-            positional_embedding,
+            dim=self.dim,
+            ratio=lifting_channel_ratio,
+            activation=self.activation,
+            positional=positional_embedding,
         )
-        self.conv = SpectralConv(
-            self.hidden_channels,
-            self.hidden_channels,
-            n_modes,
-            factorization=factorization,
-            rank=rank,
-            fft_method=fft_method,
-        )
-        self.pointwise = PointwiseLinear(self.hidden_channels, self.hidden_channels)
-        self.projection = _make_projection(
-            self.hidden_channels, self.out_channels, projection_channel_ratio, activation
-        )
+        width = self.hidden_channels
+        self.conv = self.spectral.build(width, width, n_modes)
+        self.pointwise = PointwiseLinear(width, width)
+        self.projection = make_projection(width, self.out_channels, projection_channel_ratio, self.activation)
+
+    @classmethod
+    def upgrade_args(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Format-1 files stored the spectral options as flat arguments (``factorization``, ``rank``, ...)."""
+        return fold_options(kwargs, {"spectral": (SpectralConvSpec, {})})
 
     @property
     def n_modes(self) -> tuple[int, ...]:
@@ -292,7 +244,7 @@ class IFNO(OperatorModel):
         self.conv.n_modes = value
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = _lift(self, self.check_input(x, self.in_channels, self.dim))
+        h = self.lifting(self.check_input(x, self.in_channels, self.dim))
         step = 1.0 / self.n_layers
         for i in range(self.n_layers):
             update = self.pointwise(h, add=self.conv(h))
@@ -301,10 +253,6 @@ class IFNO(OperatorModel):
             h = h + step * update
         return self.projection(h)
 
-
-MODELS.register("fno", FNO)
-MODELS.register("tfno", TFNO)
-MODELS.register("ifno", IFNO)
 
 # Presets: common sizes from the literature, buildable with no further arguments.
 _PRESETS = {
@@ -340,17 +288,17 @@ _PRESETS = {
     ),
     "tfno-2d-medium": (
         "tfno",
-        {"n_modes": [16, 16], "hidden_channels": 64, "rank": 0.05},
+        {"n_modes": [16, 16], "hidden_channels": 64, "spectral": {"rank": 0.05}},
         "TFNO, Tucker rank 0.05, 2D 16 modes width 64",
     ),
     "tfno-2d-cp": (
         "tfno",
-        {"n_modes": [16, 16], "hidden_channels": 64, "factorization": "cp", "rank": 0.05},
+        {"n_modes": [16, 16], "hidden_channels": 64, "spectral": {"factorization": "cp", "rank": 0.05}},
         "TFNO with CP weights (5% of the dense parameters)",
     ),
     "tfno-2d-tt": (
         "tfno",
-        {"n_modes": [16, 16], "hidden_channels": 64, "factorization": "tt", "rank": 0.05},
+        {"n_modes": [16, 16], "hidden_channels": 64, "spectral": {"factorization": "tt", "rank": 0.05}},
         "TFNO with tensor-train weights (5% of the dense parameters)",
     ),
     "ifno-2d": (

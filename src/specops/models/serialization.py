@@ -1,4 +1,9 @@
-"""Model checkpoints that rebuild themselves: registry name, constructor arguments, weights, version."""
+"""Model checkpoints that rebuild themselves: registry name, constructor arguments, weights, version.
+
+Format versions: 1 (specops 0.1.0) stored FNO/TFNO/IFNO options as flat arguments (``rank=0.05``);
+2 groups them (``spectral={"rank": 0.05}``). Version-1 files are read through the model class's
+``upgrade_args``, so they rebuild the same model, weights and all.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from specops.atomic import atomic_path
-from specops.models.base import OperatorModel, _plain
+from specops.models.base import to_plain
 from specops.registry import MODELS
 
 FORMAT = "specops-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _spectral_convs(model: torch.nn.Module):
@@ -26,18 +32,35 @@ def _spectral_modes(model: torch.nn.Module) -> dict[str, list[list[int]]]:
     return {name: [list(m.n_modes), list(m.max_n_modes)] for name, m in _spectral_convs(model)}
 
 
-def model_spec(model: OperatorModel) -> dict[str, Any]:
-    """``{"name", "kwargs"}``: what ``MODELS.create`` needs to rebuild ``model`` (without weights)."""
-    if not isinstance(model, OperatorModel) or not model.registry_name:
+def model_spec(model: nn.Module) -> dict[str, Any]:
+    """``{"name", "kwargs"}``: what ``MODELS.create`` needs to rebuild ``model`` (without weights).
+
+    The name is looked up by the model's exact class, so it always builds that class (an unregistered
+    subclass of a registered model is refused rather than saved under its parent's name).
+    """
+    cls = type(model)
+    name = MODELS.name_of(cls)
+    if name is None:
         raise TypeError(
-            f"{type(model).__name__} is not a registered specops model; build it with specops.create_model "
-            f"or subclass specops.models.OperatorModel with a registry_name"
+            f"{cls.__name__} is not a registered specops model; build one with specops.create_model, or "
+            f"register the class with @specops.register_model('name')"
         )
-    kwargs = {k: _plain(v, f"{type(model).__name__}.{k}") for k, v in model.init_args.items()}
-    return {"name": model.registry_name, "kwargs": kwargs}
+    if not isinstance(getattr(model, "init_args", None), dict):
+        raise TypeError(
+            f"{cls.__name__} is registered as model {name!r} but does not record its constructor arguments; "
+            f"register it with @specops.register_model({name!r}) instead of MODELS.register"
+        )
+    kwargs = {k: to_plain(v, f"{cls.__name__}.{k}") for k, v in model.init_args.items()}
+    return {"name": name, "kwargs": kwargs}
 
 
-def save(model: OperatorModel, path: str | os.PathLike, *, extra: dict[str, Any] | None = None) -> Path:
+def upgrade_model_args(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments of model ``name`` as a format-1 file stored them, in today's form."""
+    upgrade = getattr(MODELS.get(name).target, "upgrade_args", None)
+    return upgrade(dict(kwargs)) if upgrade is not None else dict(kwargs)
+
+
+def save(model: nn.Module, path: str | os.PathLike, *, extra: dict[str, Any] | None = None) -> Path:
     """Write ``model`` to ``path`` atomically; ``specops.load(path)`` rebuilds it with no other file.
 
     ``extra`` holds anything else to keep beside it (normalizer state, resolved config): tensors, numbers,
@@ -82,13 +105,27 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"{path} has model format version {payload['format_version']}, newer than this specops reads "
             f"({FORMAT_VERSION}); upgrade specops"
         )
+    spec = payload.get("model")
+    if (
+        payload.get("format_version", 1) < 2
+        and isinstance(spec, dict)
+        and isinstance(spec.get("kwargs"), dict)
+        and spec.get("name") in MODELS
+    ):
+        payload["model"] = {**spec, "kwargs": upgrade_model_args(spec["name"], spec["kwargs"])}
     return payload
 
 
-def _build(spec: dict[str, Any], modes: dict[str, Any], path: Path) -> OperatorModel:
+def _build(spec: dict[str, Any], modes: dict[str, Any], path: Path) -> nn.Module:
     """The model ``spec`` describes, with its spectral layers set to the stored kept modes."""
     if not isinstance(spec, dict) or not isinstance(spec.get("kwargs"), dict) or "name" not in spec:
         raise ValueError(f"{path}: the 'model' entry is damaged (expected a name and constructor arguments)")
+    if spec["name"] not in MODELS:
+        raise ValueError(
+            f"{path} holds model {spec['name']!r}, which is not registered in this process: import the module "
+            f"that registers it (@specops.register_model) before loading; registered: "
+            f"{', '.join(MODELS.names())}"
+        )
     try:
         model = MODELS.create(spec["name"], **spec["kwargs"])
         convs = dict(_spectral_convs(model))
@@ -125,7 +162,7 @@ def _check_weights(skeleton: torch.nn.Module, weights: dict[str, torch.Tensor], 
         )
 
 
-def load(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> OperatorModel:
+def load(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> nn.Module:
     """Rebuild a model saved with ``specops.save`` (architecture, weights, kept modes).
 
     The network works in the units it was trained in: a model trained by ``specops train`` takes and

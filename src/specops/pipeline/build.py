@@ -65,6 +65,9 @@ def check_model_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
         entry = MODELS.get(name)
     except ValueError as exc:
         raise ConfigError(f"model.name: {exc}") from exc
+    upgrade = getattr(entry.target, "upgrade_args", None)
+    if callable(upgrade):  # older flat spellings (``model.args.rank``) fold into today's option groups
+        args = upgrade(dict(args))
     params, hints = _constructor_params(entry.target)
     valid = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD]
     out = {}
@@ -152,7 +155,13 @@ def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str
         args = {**cfg.model.args, "n_modes": [modes[0]] * ndim}
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
     cfg, notes = adapt_to_data(cfg, in_channels=c_in, out_channels=c_out, shape=data.spatial_shape)
-    return cfg, MODELS.create(cfg.model.name, **cfg.model.args), pre + notes
+    try:
+        model = MODELS.create(cfg.model.name, **cfg.model.args)
+    except (TypeError, ValueError) as exc:  # a value the constructor or an option group refuses
+        text = str(exc)
+        named = any(text.startswith(key) for key in cfg.model.args)
+        raise ConfigError(f"model.args.{text}" if named else f"model {cfg.model.name!r}: {text}") from exc
+    return cfg, model, pre + notes
 
 
 def task_for(cfg: Config) -> Task:

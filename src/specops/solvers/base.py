@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from specops.spectral.fft import dealias_mask
-from specops.spectral.grid import _per_dim, grid_coordinates, wavenumbers
+from specops.spectral.grid import grid_coordinates, per_dim, wavenumbers
 
 _REAL_DTYPES = (torch.float32, torch.float64)
 
@@ -108,7 +108,7 @@ class PeriodicEquation(ABC):
         if any(n < 4 for n in self.shape):
             raise ValueError(f"shape={tuple(shape)}: every axis needs at least 4 grid points")
         self.ndim = len(self.shape)
-        self.lengths = tuple(_per_dim(lengths, self.ndim, "lengths"))
+        self.lengths = tuple(per_dim(lengths, self.ndim, "lengths"))
         if any(length <= 0 for length in self.lengths):
             raise ValueError(f"lengths={self.lengths} must be positive")
         self.spectral_shape = (*self.shape[:-1], self.shape[-1] // 2 + 1)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from specops.spectral.grid import _per_dim, wavenumbers
+from specops.spectral.grid import per_dim, wavenumbers
 
 
 def spectral_derivative(u: torch.Tensor, order: int = 1, dim: int = -1, length: float = 1.0) -> torch.Tensor:
@@ -39,13 +39,13 @@ def spectral_derivative(u: torch.Tensor, order: int = 1, dim: int = -1, length: 
 
 def gradient(u: torch.Tensor, ndim: int, lengths: Sequence[float] | float = 1.0) -> list[torch.Tensor]:
     """Spectral gradient over the last ``ndim`` dimensions: a list of ``ndim`` partial derivatives."""
-    lengths = _per_dim(lengths, ndim, "lengths")
+    lengths = per_dim(lengths, ndim, "lengths")
     return [spectral_derivative(u, 1, dim=u.dim() - ndim + i, length=lengths[i]) for i in range(ndim)]
 
 
 def laplacian(u: torch.Tensor, ndim: int, lengths: Sequence[float] | float = 1.0) -> torch.Tensor:
     """Spectral Laplacian over the last ``ndim`` dimensions: ``-|k|^2 u_hat``."""
-    lengths = _per_dim(lengths, ndim, "lengths")
+    lengths = per_dim(lengths, ndim, "lengths")
     dims = tuple(range(-ndim, 0))
     k2 = squared_wavenumber(u.shape[-ndim:], lengths, device=u.device)
     cdtype = torch.complex128 if u.dtype == torch.float64 else torch.complex64
@@ -57,7 +57,7 @@ def squared_wavenumber(
     shape: Sequence[int], lengths: Sequence[float] | float = 1.0, *, device=None
 ) -> torch.Tensor:
     """``|k|^2`` (angular) on the ``rfftn`` grid of ``shape``, float64."""
-    lengths = _per_dim(lengths, len(shape), "lengths")
+    lengths = per_dim(lengths, len(shape), "lengths")
     total = None
     for axis, (n, length) in enumerate(zip(shape, lengths)):
         last = axis == len(shape) - 1

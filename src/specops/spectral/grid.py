@@ -25,7 +25,7 @@ def grid_coordinates(
     lengths : float or sequence of float
         Domain length per dimension (default 1, the unit torus).
     """
-    lengths = _per_dim(lengths, len(shape), "lengths")
+    lengths = per_dim(lengths, len(shape), "lengths")
     return [
         torch.arange(n, dtype=torch.float64, device=device).mul_(length / n).to(dtype)
         for n, length in zip(shape, lengths)
@@ -60,7 +60,18 @@ def wavenumbers(
     return (2 * torch.pi / length) * freq.to(dtype=dtype, device=device)
 
 
-def _per_dim(value: Sequence[float] | float, ndim: int, name: str) -> list[float]:
+def per_dim(value: Sequence[float] | float, ndim: int, name: str) -> list[float]:
+    """One float per dimension: a number repeated ``ndim`` times, or a sequence of exactly ``ndim`` numbers.
+
+    Parameters
+    ----------
+    value : float or sequence of float
+        A per-dimension quantity (domain lengths, padding fractions, ...).
+    ndim : int
+        Number of spatial dimensions.
+    name : str
+        The argument's name, for the error message when the count is wrong.
+    """
     if isinstance(value, (int, float)):
         return [float(value)] * ndim
     value = [float(v) for v in value]

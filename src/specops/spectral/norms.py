@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from specops.spectral.derivatives import squared_wavenumber
-from specops.spectral.grid import _per_dim
+from specops.spectral.grid import per_dim
 
 
 def sobolev_weights(
@@ -72,7 +72,7 @@ def sobolev_norm(
     if not 1 <= ndim <= u.dim():
         raise ValueError(f"ndim={ndim} must be between 1 and u.dim()={u.dim()}")
     shape = u.shape[-ndim:]
-    lengths = _per_dim(lengths, ndim, "lengths")
+    lengths = per_dim(lengths, ndim, "lengths")
     volume = 1.0
     for length in lengths:
         volume *= length
