@@ -11,20 +11,38 @@ only then builds objects from it.
 
 from __future__ import annotations
 
-import collections.abc
 import dataclasses
 import difflib
 import os
-import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
 
 from specops.atomic import atomic_path
+from specops.values import ConfigError, coerce, did_you_mean, parse_assignment, parse_value
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "EvalConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "coerce",
+    "config_from_dict",
+    "config_to_dict",
+    "did_you_mean",
+    "dump_config",
+    "load_config",
+    "parse_assignment",
+    "parse_value",
+]
 
 Mode = Literal["operator", "autoregressive", "unrolled"]
 Precision = Literal["fp32", "bf16", "fp16"]
@@ -201,18 +219,8 @@ class Config:
     run_dir: str = "runs/run"
 
 
-class ConfigError(ValueError):
-    """A configuration value or key that cannot be used; the message says what is valid."""
-
-
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
-
-
-def did_you_mean(key: str, valid: Sequence[str]) -> str:
-    """`` Did you mean 'x'?`` for the entry of ``valid`` closest to ``key`` (empty when none is close)."""
-    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def _suggest_key(key: str) -> str:
@@ -245,111 +253,6 @@ def _all_keys(cls: type, prefix: str = "") -> list[str]:
     return out
 
 
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
-
-
-def parse_value(text: str) -> Any:
-    """A command-line value as YAML would read it, plus numbers YAML 1.1 leaves as strings (``1e-3``).
-
-    The one reader of ``--set key=value`` values, for ``specops train`` and ``specops generate`` alike.
-    """
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            try:
-                return float(value)
-            except ValueError:
-                return value
-    return value
-
-
-def coerce(value: Any, tp: Any, key: str) -> Any:
-    """Convert ``value`` to the annotated type ``tp`` or raise ``ConfigError`` naming ``key``.
-
-    Knows ``Any``, ``bool``, ``int``, ``float``, ``str``, ``Literal``, unions with None, lists, tuples,
-    sequences, dicts and config dataclasses.
-    """
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
-        return parse_value(value) if isinstance(value, str) else value
-    if origin in (Union, types.UnionType):
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "~")):
-            if type(None) in args:
-                return None
-        errors = []
-        for option in args:
-            if option is type(None):
-                continue
-            try:
-                return coerce(value, option, key)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}={value!r}: " + "; ".join(errors))
-    if origin is Literal:
-        text = str(value)
-        if text not in [str(a) for a in args]:
-            raise ConfigError(
-                f"{key}={value!r} is not one of {', '.join(repr(a) for a in args)}.{did_you_mean(text, args)}"
-            )
-        return next(a for a in args if str(a) == text)
-    if dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key} must be a mapping of {tp.__name__} keys, got {value!r}")
-        return config_from_dict(value, tp, prefix=f"{key}.")
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise ConfigError(f"{key}={value!r} is not a boolean; use true or false")
-    if tp is int:
-        if isinstance(value, str):
-            value = parse_value(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
-            raise ConfigError(f"{key}={value!r} is not an integer")
-        return int(value)
-    if tp is float:
-        if isinstance(value, str):
-            value = parse_value(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}={value!r} is not a number")
-        return float(value)
-    if tp is str:
-        if isinstance(value, (dict, list, tuple)):
-            raise ConfigError(f"{key}={value!r} must be a string")
-        return str(value)
-    if origin in (list, tuple, collections.abc.Sequence):
-        if isinstance(value, str):
-            text = value.strip()
-            value = parse_value(text if text.startswith("[") else f"[{text}]")
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}={value!r} must be a list")
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(value) != len(args):
-                raise ConfigError(f"{key}={value!r} must have {len(args)} entries")
-            return tuple(coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-        inner = args[0] if args else Any
-        items = [coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key} must be a mapping, got {value!r}")
-        return {str(k): coerce(v, args[1] if args else Any, f"{key}.{k}") for k, v in value.items()}
-    raise ConfigError(f"{key}: unsupported configuration type {tp!r}")  # a bug in the dataclasses
-
-
 def config_from_dict(data: dict[str, Any] | None, cls: type = Config, *, prefix: str = "") -> Any:
     """Build ``cls`` from a nested mapping; unknown keys and wrong types raise ``ConfigError``."""
     data = {} if data is None else data
@@ -366,8 +269,18 @@ def config_from_dict(data: dict[str, Any] | None, cls: type = Config, *, prefix:
                 f"unknown configuration key {full!r}; valid keys{' in ' + repr(prefix.rstrip('.')) if prefix else ''}: "
                 f"{', '.join(names)}.{hint}"
             )
-        kwargs[key] = coerce(value, hints[key], f"{prefix}{key}")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = value if isinstance(value, tp) else _section(value, tp, f"{prefix}{key}")
+        else:
+            kwargs[key] = coerce(value, tp, f"{prefix}{key}")
     return cls(**kwargs)
+
+
+def _section(value: Any, cls: type, key: str) -> Any:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a mapping of {cls.__name__} keys, got {value!r}")
+    return config_from_dict(value, cls, prefix=f"{key}.")
 
 
 def _plain(value: Any) -> Any:
@@ -383,15 +296,6 @@ def _plain(value: Any) -> Any:
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """The configuration as nested dicts/lists of numbers and strings (YAML-, JSON- and checkpoint-safe)."""
     return _plain(cfg)
-
-
-def parse_assignment(item: str, example: str = "optim.lr=1e-3") -> tuple[str, Any]:
-    """``"key=value"`` -> ``(key, parse_value(value))``; ``ConfigError`` for anything else."""
-    key, sep, text = item.partition("=")
-    key = key.strip()
-    if not sep or not key or any(not part.isidentifier() for part in key.split(".")):
-        raise ConfigError(f"{item!r} must look like key=value (e.g. {example})")
-    return key, parse_value(text.strip())
 
 
 def apply_overrides(cfg: Config, overrides: Sequence[str]) -> Config:

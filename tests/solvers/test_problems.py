@@ -2,7 +2,6 @@
 
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +37,7 @@ def test_every_registered_problem_has_a_tiny_setting():
 def test_contract(name):
     problem = make_problem(name, **TINY[name])
     assert isinstance(problem, Problem) and problem.name == name
-    start = time.perf_counter()
-    data = problem.generate([3, 1, 4])
-    assert time.perf_counter() - start < 1.0, "tiny settings must generate in well under a second"
+    data = problem.generate([3, 1, 4])  # (generation speed is measured in benchmarks/bench_data.py)
     fields = problem.fields()
     assert set(data) == set(fields)
     assert set(problem.input_fields) | set(problem.output_fields) <= set(fields)

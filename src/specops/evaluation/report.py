@@ -299,14 +299,7 @@ def run_evaluation(
     fig_dir = run_dir / "figures"
     results: dict[str, Any] = {}
     figures: dict[str, Path] = {}
-    notes = []
-    can_plot = plots
-    if plots:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            can_plot = False
-            notes.append("No figures: matplotlib is not installed (pip install 'specops[plot]').")
+    can_plot, notes = _can_plot(plots)
     if datasets is not None:
         op, predictions = evaluate_operator(
             model,
@@ -343,3 +336,14 @@ def run_evaluation(
     save_results(results, run_dir / RESULTS)
     write_report(run_dir, results, figures, notes=notes)
     return results
+
+
+def _can_plot(wanted: bool) -> tuple[bool, list[str]]:
+    """Whether figures can be drawn, and the report's note when they were wanted but cannot."""
+    if not wanted:
+        return False, []
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False, ["No figures: matplotlib is not installed (pip install 'specops[plot]')."]
+    return True, []

@@ -8,33 +8,20 @@ then translate names and numbers into a model, a loss, an optimizer, a schedule 
 
 from __future__ import annotations
 
-import collections.abc
 import dataclasses
 import inspect
-import types
 import typing
 from collections.abc import Sequence
-from typing import Any, Literal, Union
+from typing import Any
 
-from specops.config import Config, ConfigError, coerce, config_to_dict, did_you_mean
+from specops.config import Config, config_to_dict
 from specops.models import OperatorModel
 from specops.registry import MODELS
 from specops.training import distributed as ddp
 from specops.training.optim import build_loss, build_optimizer, scheduler_factory
 from specops.training.tasks import AutoregressiveTask, OperatorTask, PushforwardTask, Task
 from specops.training.trainer import Trainer
-
-
-def _coercible(tp: Any) -> bool:
-    """Whether ``coerce`` knows how to check values of the annotated type ``tp``."""
-    if tp in (Any, bool, int, float, str, type(None)):
-        return True
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return True
-    if origin in (Union, types.UnionType, list, tuple, collections.abc.Sequence, dict):
-        return all(a is Ellipsis or _coercible(a) for a in typing.get_args(tp))
-    return False
+from specops.values import ConfigError, coerce, coercible, did_you_mean
 
 
 def _constructor_params(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any]]:
@@ -78,7 +65,7 @@ def check_model_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
                 f"{did_you_mean(key, valid)}"
             )
         tp = hints.get(key)
-        out[key] = coerce(value, tp, f"model.args.{key}") if tp is not None and _coercible(tp) else value
+        out[key] = coerce(value, tp, f"model.args.{key}") if tp is not None and coercible(tp) else value
     return out
 
 

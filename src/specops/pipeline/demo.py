@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from specops.config import Config, load_config
 from specops.pipeline.train import train
 
 
@@ -22,41 +23,47 @@ def demo(
     3. evaluate it on held-out samples at 32x32 and zero-shot at 63x63, against the solver's time for the
        reference and its cheapest run as accurate as the model (saying plainly when the solver is faster);
     4. write the report and figures, and say where they are.
-    """
-    from specops.config import load_config
-    from specops.data.generate import generate_dataset
-    from specops.evaluation.report import speed_verdicts
-    from specops.solvers.problems import make_problem
 
+    The demo owns ``out_dir``: a second run replaces its data and run.
+    """
     out = Path(out_dir)
     n_train, n_test, epochs = (160, 16, 8) if quick else (700, 64, 40)
     start = time.perf_counter()
     log(f"specops demo: Darcy flow -div(a grad u) = 1 -> FNO, everything under {out}/")
-    train_file = out / "darcy_32.h5"
-    test_file = out / "darcy_63.h5"
-    problem = make_problem("darcy", resolution=32, upsample=2)
+    train_file, test_file = _generate(out, n_train, n_test, log)
+    log(f"2/3 training an FNO for {epochs} epochs on {n_train} samples at 32x32 ...")
+    cfg = _configuration(out, train_file, test_file, n_test, epochs)
+    result = train(cfg, overwrite=True, log=lambda msg: log(f"    {msg}"))
+    evaluation = result["evaluation"]["operator"]
+    errors = {name: evaluation["rel_l2"]["u"][name] for name in evaluation["test_sets"]}
+    _summarize(evaluation, errors, Path(result["run_dir"]), log)
+    log(f"done in {time.perf_counter() - start:.0f} s")
+    return {"errors": errors, "run_dir": str(result["run_dir"]), "evaluation": evaluation}
+
+
+def _generate(out: Path, n_train: int, n_test: int, log: Callable[[str], None]) -> tuple[Path, Path]:
+    """Darcy training data at 32x32 (solved on 63x63) and an independent test set solved at 63x63."""
+    from specops.data.generate import generate_dataset
+    from specops.solvers.problems import make_problem
+
     log(f"1/3 generating {n_train + n_test} samples at 32x32 (solved on 63x63) and {n_test} at 63x63 ...")
-    t0 = time.perf_counter()
-    generate_dataset(
-        problem,
-        n_train + n_test,
-        train_file,
-        seed=0,
-        progress=False,
-        overwrite=True,
-        attrs={"overrides": {"resolution": 32, "upsample": 2}},
-    )
-    generate_dataset(
-        make_problem("darcy", resolution=63, upsample=1),
-        n_test,
-        test_file,
-        seed=1_000_000,
-        progress=False,
-        overwrite=True,
-        attrs={"overrides": {"resolution": 63, "upsample": 1}},
-    )
-    log(f"    done in {time.perf_counter() - t0:.1f} s")
-    cfg = load_config(
+    start = time.perf_counter()
+    files = []
+    for name, n, seed, overrides in (
+        ("darcy_32.h5", n_train + n_test, 0, {"resolution": 32, "upsample": 2}),
+        ("darcy_63.h5", n_test, 1_000_000, {"resolution": 63, "upsample": 1}),
+    ):
+        problem = make_problem("darcy", **overrides)
+        attrs = {"overrides": overrides}
+        files.append(
+            generate_dataset(problem, n, out / name, seed=seed, progress=False, overwrite=True, attrs=attrs)
+        )
+    log(f"    done in {time.perf_counter() - start:.1f} s")
+    return files[0], files[1]
+
+
+def _configuration(out: Path, train_file: Path, test_file: Path, n_test: int, epochs: int) -> Config:
+    return load_config(
         None,
         [
             f"data.path={train_file}",
@@ -75,10 +82,11 @@ def demo(
             f"run_dir={out / 'run'}",
         ],
     )
-    log(f"2/3 training an FNO for {epochs} epochs on {n_train} samples at 32x32 ...")
-    result = train(cfg, overwrite=True, log=lambda msg: log(f"    {msg}"))  # the demo owns its directory
-    evaluation = result["evaluation"]["operator"]
-    errors = {name: evaluation["rel_l2"]["u"][name] for name in evaluation["test_sets"]}
+
+
+def _summarize(evaluation: dict, errors: dict[str, float], run_dir: Path, log: Callable[[str], None]) -> None:
+    from specops.evaluation.report import speed_verdicts
+
     log("3/3 evaluation (held-out samples; relative L2 error of u):")
     for name, value in errors.items():
         grid = evaluation["grids"][name]
@@ -87,9 +95,6 @@ def demo(
     log("speed against the built-in solver:")
     for line in speed_verdicts(evaluation):
         log(f"    {line}")
-    run_dir = Path(result["run_dir"])
     log(f"report:  {run_dir / 'report.md'}")
     log(f"figures: {run_dir / 'figures'}/")
-    log(f"model:   {run_dir / 'checkpoints' / 'last.pt'} (specops.load rebuilds it)")
-    log(f"done in {time.perf_counter() - start:.0f} s")
-    return {"errors": errors, "run_dir": str(run_dir), "evaluation": evaluation}
+    log(f"model:   {run_dir / 'checkpoints' / 'last.pt'} (specops.load_predictor(run) for physical units)")

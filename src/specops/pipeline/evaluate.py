@@ -127,9 +127,6 @@ def evaluate(
     are named ``<file stem>@<grid>``. ``eval.resolutions`` adds the training file's test samples made again
     by its solver on those grids (``<stem>-regenerated@<grid>``); ``eval.rollout_steps`` limits rollouts.
     """
-    from specops.evaluation.files import domain_lengths, set_names
-    from specops.evaluation.solver_cost import equal_accuracy_fn, equal_accuracy_for
-
     run_dir = Path(run_dir)
     model, cfg = load_run(run_dir, checkpoint)
     paths = list(data_paths) or [p for p in [cfg.data.path, *cfg.data.test_paths] if p]
@@ -141,42 +138,9 @@ def evaluate(
         raise ConfigError(
             "nothing to evaluate: the run's data file has no test split (data.n_test = 0); pass --data"
         )
-    train_shape = (
-        _spatial_shape(cfg.data.path, sets[0].ndim)
-        if cfg.data.path and Path(cfg.data.path).is_file()
-        else None
-    )
     opts = {"plots": cfg.eval.plots if plots is None else plots, "n_plot_samples": cfg.eval.n_plot_samples}
     if kind == "operator":
-        names = set_names([ds.path for ds in sets], [ds.spatial_shape for ds in sets])
-        datasets: dict[str, Any] = dict(zip(names, sets))
-        lengths = {name: domain_lengths(ds.path, ds.ndim) for name, ds in zip(names, sets)}
-        k = cfg.eval.solver_cost_samples
-        cost = {name: equal_accuracy_for(ds.path, ds.indices, n_samples=k) for name, ds in zip(names, sets)}
-        solver_s: dict[str, float | None] = {}
-        for name, ds in zip(names, sets):
-            timer = solver_time_for(ds.path) if solver_time is None else None
-            solver_s[name] = timer(tuple(ds.spatial_shape)) if timer is not None else None
-        extra = _regenerated_sets(cfg, log) if cfg.eval.resolutions else {}
-        for name, (x, y, problem) in extra.items():
-            datasets[name], lengths[name] = (x, y), domain_lengths(cfg.data.path, x.dim() - 2)
-            cost[name] = equal_accuracy_fn(problem, x, y, n_samples=k) if k > 0 else None
-            timer = solver_time_for(cfg.data.path) if solver_time is None else None
-            solver_s[name] = timer(tuple(y.shape[2:])) if timer is not None else None
-        results = run_evaluation(
-            model,
-            run_dir,
-            datasets=datasets,
-            field_names=sets[0].fields_y,
-            input_names=sets[0].fields_x,
-            train_resolution=train_shape,
-            solver_time=solver_s if solver_time is None else solver_time,
-            solver_cost=cost,
-            periodic=_periodic(paths[0]),
-            lengths=lengths,
-            timing_repeats=cfg.eval.timing_repeats,
-            **opts,
-        )
+        results = _evaluate_operator_run(model, cfg, run_dir, sets, paths, solver_time, opts, log)
     else:
         if cfg.eval.resolutions:
             raise ConfigError(
@@ -200,6 +164,46 @@ def evaluate(
         save_results(results, json_out)
     log(f"report: {run_dir / 'report.md'}")
     return results
+
+
+def _evaluate_operator_run(model, cfg: Config, run_dir: Path, sets, paths, solver_time, opts, log) -> dict:
+    """The operator evaluation of ``evaluate``: test sets by name, with their domains, the solver's time
+    for the same output and its cost at the model's accuracy, plus ``eval.resolutions``."""
+    from specops.evaluation.files import domain_lengths, set_names
+    from specops.evaluation.solver_cost import equal_accuracy_fn, equal_accuracy_for
+
+    names = set_names([ds.path for ds in sets], [ds.spatial_shape for ds in sets])
+    datasets: dict[str, Any] = dict(zip(names, sets))
+    lengths = {name: domain_lengths(ds.path, ds.ndim) for name, ds in zip(names, sets)}
+    k = cfg.eval.solver_cost_samples
+    cost = {name: equal_accuracy_for(ds.path, ds.indices, n_samples=k) for name, ds in zip(names, sets)}
+    grids = {name: (ds.path, tuple(ds.spatial_shape)) for name, ds in zip(names, sets)}
+    for name, (x, y, problem) in (_regenerated_sets(cfg, log) if cfg.eval.resolutions else {}).items():
+        datasets[name], lengths[name] = (x, y), domain_lengths(cfg.data.path, x.dim() - 2)
+        cost[name] = equal_accuracy_fn(problem, x, y, n_samples=k) if k > 0 else None
+        grids[name] = (cfg.data.path, tuple(y.shape[2:]))
+    if solver_time is None:  # each test set's own solver decides what the same output costs
+        solver_time = {name: _solver_seconds(path, shape) for name, (path, shape) in grids.items()}
+    has_train_file = cfg.data.path and Path(cfg.data.path).is_file()
+    return run_evaluation(
+        model,
+        run_dir,
+        datasets=datasets,
+        field_names=sets[0].fields_y,
+        input_names=sets[0].fields_x,
+        train_resolution=_spatial_shape(cfg.data.path, sets[0].ndim) if has_train_file else None,
+        solver_time=solver_time,
+        solver_cost=cost,
+        periodic=_periodic(paths[0]),
+        lengths=lengths,
+        timing_repeats=cfg.eval.timing_repeats,
+        **opts,
+    )
+
+
+def _solver_seconds(path, shape: tuple[int, ...]) -> float | None:
+    timer = solver_time_for(path)
+    return timer(shape) if timer is not None else None
 
 
 def _spatial_shape(path, ndim: int) -> tuple[int, ...]:

@@ -123,8 +123,8 @@ def loop_state(trainer: Any) -> dict[str, Any]:
         "step": trainer.step,
         "epoch": trainer.epoch,
         "position": trainer.position,
-        "best": trainer.best,
-        "bad_evals": trainer.bad_evals,
+        "best": trainer.stopping.best,
+        "bad_evals": trainer.stopping.bad_evals,
         "history": torch.tensor(trainer.history, dtype=torch.float64),
         "val_history": [dict(v) for v in trainer.val_history],
         "stopped_early": trainer.stopped_early,
@@ -171,8 +171,8 @@ def restore_loop_state(trainer: Any, payload: dict[str, Any]) -> None:
             module.load_state_dict(norms[key])
     trainer.step, trainer.epoch = int(state["step"]), int(state["epoch"])
     trainer.position = int(state["position"])
-    trainer.best, trainer.bad_evals = float(state["best"]), int(state["bad_evals"])
-    trainer.history = [float(v) for v in state["history"].tolist()]
+    trainer.stopping.best, trainer.stopping.bad_evals = float(state["best"]), int(state["bad_evals"])
+    trainer.losses.values = [float(v) for v in state["history"].tolist()]
     trainer.val_history = [dict(v) for v in state["val_history"]]
     trainer.stopped_early = bool(state.get("stopped_early", False))
     restore_rng_state(state["rng"])

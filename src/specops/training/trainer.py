@@ -1,16 +1,13 @@
 """The training loop.
 
-One optimizer step, in order: take a batch ``{"x", "y"}``; encode it (``FieldNormalization``, the one
-place fields are normalized); under autocast (optional) compute the task's loss; backward (scaled for
-fp16); clip the gradient norm (optional); step the optimizer and the per-step learning-rate schedule;
-update the weight average (optional). After each epoch (every ``eval_every``): validate on decoded
-predictions, keep ``best.pt``, count evaluations without improvement for early stopping. ``last.pt`` is
-written every ``checkpoint_every`` steps and at every evaluation. Ctrl-C lets the current step finish,
-writes it and raises ``TrainingInterrupted`` (a second Ctrl-C stops at once); ``fit(..., resume=path)``
-continues exactly where it stopped.
-
-What a batch means is the task's business (``specops.training.tasks``); the configuration dataclasses
-are the pipeline's (``specops.pipeline.build_trainer`` translates them into these arguments).
+One optimizer step: encode a batch ``{"x", "y"}`` (``FieldNormalization``, the one place fields are
+normalized); under autocast (optional) compute the task's loss; backward (scaled for fp16); clip the
+gradient norm (optional); step the optimizer, the per-step schedule and the weight average (optional).
+After each epoch (every ``eval_every``): validate on decoded predictions, keep ``best.pt``, count
+validations without improvement (``EarlyStopping``). ``last.pt`` is written every ``checkpoint_every``
+steps and at every validation; Ctrl-C finishes the step, writes it and raises ``TrainingInterrupted``;
+``fit(..., resume=path)`` continues exactly. Tasks say what a batch means (``training.tasks``);
+``specops.pipeline.build_trainer`` translates a configuration into these arguments.
 """
 
 from __future__ import annotations
@@ -42,6 +39,7 @@ from specops.training.checkpoint import (
 from specops.training.interrupt import StopRequest, TrainingInterrupted
 from specops.training.logging import LossHistory, RunLogger, truncate_log
 from specops.training.optim import EMA
+from specops.training.stopping import EarlyStopping
 from specops.training.tasks import OperatorTask, Task, unpack_batch
 
 SchedulerFactory = Callable[[torch.optim.Optimizer, int], Any]
@@ -59,38 +57,29 @@ class Trainer:
     model : OperatorModel
     loss_fn : nn.Module
         ``loss_fn(pred, target)`` on encoded fields, e.g. ``specops.losses.LpLoss()``.
-    optimizer : torch.optim.Optimizer
-        Built over ``model.parameters()``.
+    optimizer : torch.optim.Optimizer over ``model.parameters()``
     scheduler : scheduler, callable ``(optimizer, total_steps) -> scheduler``, or None
         Stepped after every optimizer step; a callable is built once the number of steps is known.
-    task : OperatorTask, AutoregressiveTask or PushforwardTask
-        What a batch means (default ``OperatorTask``).
+    task : OperatorTask (default), AutoregressiveTask or PushforwardTask: what a batch means
     x_normalizer, y_normalizer : modules with ``encode``/``decode``, optional
         Fitted on the raw training data; the datasets return raw fields and the trainer encodes them.
         Validation metrics are computed on decoded predictions (physical units).
     epochs, max_steps : length of the run (``max_steps`` wins when given)
     batch_size, eval_batch_size : samples per step (per process) and per validation batch
     precision : ``"fp32"``, ``"bf16"`` or ``"fp16"`` (autocast; fp16 with a gradient scaler)
-    grad_clip : float, optional
-        Clip the global gradient norm to this value.
-    ema_decay : float, optional
-        Keep an exponential moving average of the weights; validation and checkpoints use it.
-    compile : bool
-        Run the model through ``torch.compile``.
+    grad_clip : clip the global gradient norm to this value (None: no clipping)
+    ema_decay : keep an exponential moving average of the weights for validation and checkpoints
+    compile : run the model through ``torch.compile``
     early_stopping, min_delta : stop after ``early_stopping`` validations without an improvement of the
         validation relative L2 by more than ``min_delta``
     eval_every, checkpoint_every, log_every : validate every so many epochs; write ``last.pt`` every so
         many steps; log the loss every so many steps
-    seed : int
-        Seeds the generators when the run starts and the data order of every epoch.
+    seed : seeds the generators when the run starts, and the data order of every epoch
     device : ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``
     progress, tensorboard : show progress; TensorBoard logs (None: when installed)
-    run_dir : path, optional
-        Where logs and checkpoints go (``metrics.jsonl``, ``checkpoints/last.pt``, ``checkpoints/best.pt``).
-    config : dict, optional
-        The resolved run configuration, stored in every checkpoint.
-    dist : DistributedContext, optional
-        From ``specops.training.distributed.init_distributed()``; default: one process.
+    run_dir : where ``metrics.jsonl`` and ``checkpoints/{last,best}.pt`` go (None: nowhere)
+    config : the resolved run configuration (a dict), stored in every checkpoint
+    dist : ``DistributedContext`` from ``training.distributed.init_distributed()``; default one process
     """
 
     def __init__(
@@ -130,7 +119,7 @@ class Trainer:
             raise ValueError(f"grad_clip={grad_clip} must be positive (or None to disable clipping)")
         self.epochs, self.max_steps = int(epochs), max_steps
         self.batch_size, self.eval_batch_size = int(batch_size), eval_batch_size
-        self.grad_clip, self.early_stopping, self.min_delta = grad_clip, early_stopping, float(min_delta)
+        self.grad_clip = grad_clip
         self.eval_every, self.checkpoint_every, self.log_every = eval_every, checkpoint_every, log_every
         self.seed, self.progress, self.tensorboard = int(seed), progress, tensorboard
         self.dist = dist or ddp.DistributedContext()
@@ -153,8 +142,7 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.position = 0  # steps taken in the current epoch
-        self.best = math.inf
-        self.bad_evals = 0
+        self.stopping = EarlyStopping(early_stopping, min_delta)
         self.losses = LossHistory()
         self.val_history: list[dict[str, float]] = []
         self.stopped_early = False
@@ -405,21 +393,19 @@ class Trainer:
         return evaluated
 
     def _evaluate_and_checkpoint(self, val_data, logger: RunLogger) -> None:
+        """Validate (if there are validation data), write ``last.pt``, and copy it to ``best.pt`` on a
+        new best; early stopping counts the validations without one."""
         improved = False
         if val_data is not None:
             metrics = self.validate(val_data)
             self.val_history.append({"step": self.step, "epoch": self.epoch, **metrics})
             logger.log(self.step, epoch=self.epoch, **metrics)
-            score = metrics["val_rel_l2"]
-            if score < self.best - self.min_delta:
-                self.best, self.bad_evals, improved = score, 0, True
-            else:
-                self.bad_evals += 1
-            if self.early_stopping is not None and self.bad_evals >= self.early_stopping:
+            improved = self.stopping.update(metrics["val_rel_l2"])
+            if self.stopping.should_stop:
                 self.stopped_early = True
                 logger.message(
                     f"early stopping at epoch {self.epoch}: no improvement of val_rel_l2 in "
-                    f"{self.early_stopping} evaluations (best {self.best:.4g})"
+                    f"{self.stopping.patience} evaluations (best {self.stopping.best:.4g})"
                 )
         if self.run_dir is not None:
             last = self.save()
@@ -434,7 +420,7 @@ class Trainer:
             "step": self.step,
             "epoch": self.epoch,
             "train_loss": self._epoch_mean() if self.position else self._last_epoch_mean,
-            "best_val_rel_l2": self.best if math.isfinite(self.best) else None,
+            "best_val_rel_l2": self.stopping.best if math.isfinite(self.stopping.best) else None,
             "stopped_early": self.stopped_early,
             "last": str(ckpt / LAST) if self.run_dir else None,
             "best": str(ckpt / BEST) if self.run_dir and (ckpt / BEST).exists() else None,
@@ -445,10 +431,6 @@ class Trainer:
     def history(self) -> list[float]:
         """The training loss of every step so far (flushed)."""
         return self.losses.values
-
-    @history.setter
-    def history(self, values: list[float]) -> None:
-        self.losses.values = list(values)
 
     def _flush(self) -> None:
         last = self._checkpoint_dir() / LAST
