@@ -19,7 +19,9 @@ def _example() -> str:
 
 def test_readme_training_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    generate_dataset(make_problem("darcy", resolution=16, upsample=1), 20, tmp_path / "darcy32.h5", progress=False)
+    generate_dataset(
+        make_problem("darcy", resolution=16, upsample=1), 20, tmp_path / "darcy32.h5", progress=False
+    )
     code = _example().replace("epochs=20", "epochs=2")
     assert len([line for line in code.splitlines() if line.strip()]) <= 11
     namespace: dict = {}

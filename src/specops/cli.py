@@ -68,7 +68,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from specops import pipeline
 
     results = pipeline.evaluate(
-        args.run, args.data, checkpoint=args.checkpoint, json_out=args.json, plots=not args.no_plots
+        args.run,
+        args.data,
+        checkpoint=args.checkpoint,
+        json_out=args.json,
+        plots=False if args.no_plots else None,
+        overrides=args.set,
     )
     print(_results_table(results))
     return 0
@@ -378,6 +383,13 @@ def _add_train_commands(sub) -> None:
     ev.add_argument("--json", help="also write the results to this JSON file")
     ev.add_argument("--checkpoint", default=None, help="best (default, else last), last, or a path")
     ev.add_argument("--no-plots", action="store_true")
+    ev.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="eval.KEY=VALUE",
+        help="change an eval setting for this evaluation, e.g. eval.rollout_steps=20",
+    )
     ev.set_defaults(func=_cmd_evaluate)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
 
 from specops import metrics, pipeline
-from specops.config import load_config
+from specops.config import ConfigError, load_config
 from specops.data.datasets import OperatorDataset
 from specops.data.generate import generate_dataset
 from specops.evaluation import predict
@@ -94,3 +95,23 @@ def test_rollout_steps_set_the_rollout_length(tmp_path):
     ro = pipeline.evaluate(run, plots=False, log=_quiet)["rollout"]
     assert ro["n_steps"] == 3 and len(ro["times"]) == 3 and len(ro["rel_l2_vs_time"]["u"]) == 3
     assert torch.isfinite(torch.tensor(ro["rel_l2_vs_time"]["u"])).all()
+    # evaluate can change eval settings without retraining (and only those)
+    from specops.cli import main
+
+    assert (
+        main(
+            [
+                "evaluate",
+                run,
+                "--no-plots",
+                "--set",
+                "eval.rollout_steps=2",
+                "--json",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
+    assert len(json.loads((tmp_path / "r.json").read_text())["rollout"]["times"]) == 2
+    with pytest.raises(ConfigError, match=r"evaluate changes eval\.\* settings only"):
+        pipeline.evaluate(run, plots=False, overrides=["train.epochs=3"], log=_quiet)

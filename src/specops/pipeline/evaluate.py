@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from specops.config import Config, ConfigError, config_from_dict
+from specops.config import Config, ConfigError, apply_overrides, config_from_dict
 from specops.data.datasets import TrajectoryDataset
 from specops.data.io import read_info
 from specops.evaluation.report import run_evaluation
@@ -117,6 +117,7 @@ def evaluate(
     json_out: str | os.PathLike | None = None,
     solver_time: Callable[[tuple[int, ...]], float] | float | None = None,
     plots: bool | None = None,
+    overrides: Sequence[str] = (),
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Evaluate a trained run: errors per field and test set (zero-shot grids marked), rollouts for
@@ -126,9 +127,11 @@ def evaluate(
     ``data_paths`` default to the run's training file (its test split) and ``data.test_paths``; test sets
     are named ``<file stem>@<grid>``. ``eval.resolutions`` adds the training file's test samples made again
     by its solver on those grids (``<stem>-regenerated@<grid>``); ``eval.rollout_steps`` limits rollouts.
+    ``overrides`` (``eval.key=value``) change the run's ``eval`` settings for this evaluation only.
     """
     run_dir = Path(run_dir)
     model, cfg = load_run(run_dir, checkpoint)
+    cfg = _with_eval_overrides(cfg, overrides)
     paths = list(data_paths) or [p for p in [cfg.data.path, *cfg.data.test_paths] if p]
     if not paths:
         raise ConfigError(f"no data to evaluate {run_dir} on: pass --data FILE")
@@ -164,6 +167,17 @@ def evaluate(
         save_results(results, json_out)
     log(f"report: {run_dir / 'report.md'}")
     return results
+
+
+def _with_eval_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
+    """``cfg`` with ``eval.*`` overrides applied; other sections describe the trained run and stay."""
+    for item in overrides:
+        if not item.strip().startswith("eval."):
+            raise ConfigError(
+                f"--set {item!r}: evaluate changes eval.* settings only (the rest describes how the run was "
+                f"trained); e.g. --set eval.rollout_steps=20"
+            )
+    return apply_overrides(cfg, overrides) if overrides else cfg
 
 
 def _evaluate_operator_run(model, cfg: Config, run_dir: Path, sets, paths, solver_time, opts, log) -> dict:
