@@ -37,6 +37,7 @@ def _train_overrides(args: argparse.Namespace) -> list[str]:
 def _cmd_train(args: argparse.Namespace) -> int:
     from specops import pipeline
     from specops.config import load_config
+    from specops.evaluation.report import results_table
     from specops.training.distributed import init_distributed, shutdown
     from specops.training.interrupt import TrainingInterrupted
 
@@ -60,12 +61,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"checkpoints in {out['run_dir']}/checkpoints"
     )
     if out["evaluation"]:
-        print(_results_table(out["evaluation"]))
+        print(results_table(out["evaluation"]))
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from specops import pipeline
+    from specops.evaluation.report import results_table
 
     results = pipeline.evaluate(
         args.run,
@@ -75,50 +77,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         plots=False if args.no_plots else None,
         overrides=args.set,
     )
-    print(_results_table(results))
+    print(results_table(results))
     return 0
-
-
-def _results_table(results: dict) -> str:
-    """rel. L2 per field and test set (with its grid, and speed-ups against the solver), or the rollout
-    summary, as text; then a sentence per comparison saying plainly which is faster."""
-    from specops.evaluation.report import speed_verdicts
-
-    lines = []
-    op = results.get("operator")
-    if op:
-        width = max(12, *(len(name) for name in op["test_sets"]))
-        lines.append(
-            f"{'field':10s} {'test set':{width}s} {'grid':>9s} {'rel. L2':>9s} {'model s':>9s} "
-            f"{'speed-up':>9s} {'at equal accuracy':>18s}"
-        )
-        for field, by_set in op["rel_l2"].items():
-            for name, value in by_set.items():
-                timing = op["timing"].get(name, {})
-                speed, equal = timing.get("speedup"), timing.get("speedup_equal_accuracy")
-                mark = " (train)" if op["grids"][name] == op.get("train_resolution") else ""
-                lines.append(
-                    f"{field:10s} {name:{width}s} {op['grids'][name]:>9s} {value:9.4f} "
-                    f"{timing.get('model_s_per_sample', float('nan')):9.2e} "
-                    f"{(f'{speed:8.2f}x' if speed else '        -')} "
-                    f"{(f'{equal:17.2f}x' if equal else '                 -')}{mark}"
-                )
-        lines += speed_verdicts(op)
-    ro = results.get("rollout")
-    if ro:
-        ct = ro.get("correlation_time", {})
-        lines.append(
-            f"rollout: mean rel. L2 {_mean_value(ro.get('rel_l2')):.4f}; time until correlation < 0.8: "
-            f"mean {ct.get('mean', float('nan')):.3g}, median {ct.get('median', float('nan')):.3g}"
-        )
-    return "\n".join(lines)
-
-
-def _mean_value(value) -> float:
-    if isinstance(value, dict):
-        values = [_mean_value(v) for v in value.values()]
-        return sum(values) / len(values) if values else float("nan")
-    return float(value) if value is not None else float("nan")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
