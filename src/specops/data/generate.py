@@ -29,6 +29,7 @@ from specops.data.schema import DataFormatError, decode_attrs, encode_attrs, par
 from specops.device import resolve_device
 from specops.locking import exclusive_lock
 from specops.progress import Progress
+from specops.seeding import check_seed_range
 
 # The Problem protocol (duck-typed; implemented by specops.solvers.problems):
 #   name: str; input_fields, output_fields: tuple[str, ...]
@@ -228,9 +229,8 @@ def generate_dataset(
     """
     if int(n_samples) < 1 or int(batch_size) < 1:
         raise ValueError(f"n_samples={n_samples} and batch_size={batch_size} must be at least 1")
-    if int(seed) < 0:
-        raise ValueError(f"seed={seed} must be non-negative (sample i uses seed + i)")
-    n_samples, batch_size, seed = int(n_samples), int(batch_size), int(seed)
+    seed = check_seed_range(seed, int(n_samples), "seed")  # sample i uses seed + i
+    n_samples, batch_size = int(n_samples), int(batch_size)
     shard = parse_shard(shard)
     start, stop = shard_range(n_samples, batch_size, shard)
     out = Path(out)
