@@ -29,8 +29,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from specops.data.io import write_dataset
 from specops.data.schema import SPATIAL_AXES, DataFormatError, layout_for, to_python
+from specops.data.writer import write_dataset
 from specops.locking import exclusive_lock
 from specops.progress import Progress
 from specops.registry import Registry

@@ -24,8 +24,10 @@ from typing import Any
 import torch
 
 from specops.atomic import OutOfSpaceError, out_of_space
-from specops.data.io import ArraySource, check_tiling, concatenate, read_info, write_dataset
+from specops.data.concat import check_tiling, concatenate
+from specops.data.io import read_info
 from specops.data.schema import DataFormatError, decode_attrs, encode_attrs, parse_layout
+from specops.data.writer import ArraySource, write_dataset
 from specops.device import resolve_device
 from specops.locking import exclusive_lock
 from specops.progress import Progress
