@@ -255,7 +255,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _add_data_commands(sub) -> None:
-    from specops.data.convert import FORMATS
+    from specops.data.formats import FORMATS
 
     compress = {"choices": ["gzip", "lzf"], "default": None, "help": "compress fields (default: none)"}
     gen = sub.add_parser(

@@ -3,7 +3,7 @@
 The format is described in docs/data-format.md.
 """
 
-from specops.data.convert import FORMATS, convert
+from specops.data.convert import convert
 from specops.data.datasets import (
     DataSplits,
     OperatorDataset,
@@ -12,6 +12,7 @@ from specops.data.datasets import (
     open_dataset,
     split_indices,
 )
+from specops.data.formats import FORMATS
 from specops.data.generate import generate_dataset, merge_shards
 from specops.data.io import DatasetInfo, read_info, verify_file
 from specops.data.normalization import (
