@@ -241,7 +241,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from specops.data.generate import merge_shards
+    from specops.data.shards import merge_shards
 
     out = merge_shards(
         args.out,

@@ -13,7 +13,7 @@ from specops.data.datasets import (
     split_indices,
 )
 from specops.data.formats import FORMATS
-from specops.data.generate import generate_dataset, merge_shards
+from specops.data.generate import generate_dataset
 from specops.data.io import DatasetInfo, read_info, verify_file
 from specops.data.normalization import (
     GaussianNormalizer,
@@ -25,6 +25,7 @@ from specops.data.normalization import (
     normalizer_from_state,
 )
 from specops.data.schema import FORMAT_NAME, FORMAT_VERSION, DataFormatError
+from specops.data.shards import merge_shards
 
 __all__ = [
     "FORMATS",
