@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from specops import __version__
 from specops.atomic import OutOfSpaceError, out_of_space
 from specops.data.concat import concatenate
 from specops.data.partial import finished, finished_batches, part_path, partial_dir
@@ -226,8 +227,6 @@ def _identity(
     extra: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Root attributes shared by every batch and shard of one dataset: everything needed to regenerate it."""
-    from specops import __version__
-
     meta = dict(problem.metadata())
     outputs = tuple(problem.output_fields)
     kind, _ = parse_layout(layouts[outputs[0]])

@@ -22,6 +22,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from specops import __version__
 from specops.atomic import atomic_path
 from specops.data.checksums import (
     DIGEST_BYTES,
@@ -92,6 +93,8 @@ def write_dataset(
         1D coordinate arrays, keys among ``x``, ``y``, ``z``, ``t``.
     seeds : sequence of int, optional
         Seed of each sample (stored as ``/seeds``); each must be valid (``specops.seeding.check_seeds``).
+    descriptions : mapping name -> str, optional
+        What each field is, stored as its ``description`` attribute (default empty).
     expected_digests : mapping name -> (n, 32) uint8, optional
         Per-sample digests the data must reproduce (checked while copying, e.g. shards being merged).
     compression : {None, "gzip", "lzf"}
@@ -107,6 +110,11 @@ def write_dataset(
     DataFormatError
         On mismatched sample counts, a layout that does not fit the data, NaN or inf values, or a digest
         mismatch. The message names the field, the source and the fix.
+    ValueError
+        On a missing layout, an unknown compression, attributes that cannot be stored, or invalid seeds
+        (all before anything is written).
+    FileExistsError
+        With ``overwrite=False``, when ``out`` holds another dataset.
     OutOfSpaceError
         When the disk, the quota or the file size limit is exhausted (an ``OSError``; ``out`` is intact).
     """
@@ -131,10 +139,14 @@ def write_dataset(
         h5.create_group("checksums")
         target = _Target(h5, guard, out, int(root["sample_start"]), compression_args)
         for i, (name, src) in enumerate(fields.items()):
-            description = (descriptions or {}).get(name, "")
-            expected = (expected_digests or {}).get(name)
             _write_field(
-                target, name, src, (layouts[name], description), expected, progress if i == 0 else None
+                target,
+                name,
+                src,
+                layout=layouts[name],
+                description=(descriptions or {}).get(name, ""),
+                expected=(expected_digests or {}).get(name),
+                progress=progress if i == 0 else None,
             )
         _write_coords(h5, coords)
         if seeds is not None:
@@ -180,8 +192,6 @@ def _compression_args(compression: str | None) -> dict[str, Any]:
 
 def _root_attrs(attrs: Mapping[str, Any], n: int) -> dict[str, Any]:
     """``attrs`` completed with the format header, the sample count and range, writer and time."""
-    from specops import __version__  # here: specops/__init__ imports the data layer
-
     root = {
         **attrs,
         "format": FORMAT_NAME,
@@ -238,15 +248,16 @@ def _write_field(
     target: _Target,
     name: str,
     src: Any,
-    meaning: tuple[str, str],
+    *,
+    layout: str,
+    description: str,
     expected: np.ndarray | None,
     progress: Callable[[int], None] | None,
 ) -> None:
     """Copy one field batch by batch, checking and hashing each batch; then its attributes.
 
-    ``meaning`` is the field's ``(layout, description)``; ``expected`` the digests its samples must have.
+    ``expected`` holds the digests its samples must have (``None``: no check).
     """
-    layout, description = meaning
     n, sample_shape, dtype = int(src.shape[0]), tuple(int(s) for s in src.shape[1:]), np.dtype(src.dtype)
     dset = target.h5["fields"].create_dataset(
         name,
