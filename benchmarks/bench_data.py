@@ -33,8 +33,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from specops.data.datasets import OperatorDataset, TrajectoryDataset
 from specops.data.generate import generate_dataset
-from specops.data.io import ArraySource, write_dataset
 from specops.data.schema import layout_for
+from specops.data.writer import ArraySource, write_dataset
 
 HERE = Path(__file__).resolve().parent
 

@@ -106,6 +106,7 @@ def test_misspelt_section_suggests_the_section(override, expected):
         ("data.n_val=-2", "data.n_val must be 0 or more"),
         ("train.ema_decay=1.0", "train.ema_decay must be in (0, 1)"),
         ("eval.timing_repeats=0", "eval.timing_repeats must be at least 1"),
+        ("train.seed=-1", "train.seed=-1 is out of range; a seed is an integer in"),
     ],
 )
 def test_out_of_range_values_name_their_key(override, message):

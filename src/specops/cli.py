@@ -191,7 +191,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from specops.data.generate import merge_shards
+    from specops.data.shards import merge_shards
 
     out = merge_shards(
         args.out,
@@ -205,7 +205,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _add_data_commands(sub) -> None:
-    from specops.data.convert import FORMATS
+    from specops.data.formats import FORMATS
 
     compress = {"choices": ["gzip", "lzf"], "default": None, "help": "compress fields (default: none)"}
     gen = sub.add_parser(

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import yaml
 
 from specops.atomic import atomic_path
+from specops.seeding import check_seed
 from specops.values import ConfigError, coerce, did_you_mean, parse_assignment, parse_value
 
 __all__ = [
@@ -176,6 +177,10 @@ class TrainConfig:
         )
         rules["min_delta"] = (self.min_delta >= 0, f"0 or more, got {self.min_delta}")
         _check("train", rules)
+        try:
+            check_seed(self.seed, "train.seed")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 @dataclass

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from specops.data.generate import generate_dataset, merge_shards, parse_shard, shard_range
+from specops.data.generate import generate_dataset
 from specops.data.io import read_info, verify_file
+from specops.data.shards import merge_shards, parse_shard, shard_range
 from specops.locking import LockedError, exclusive_lock
 from specops.solvers.integrate import BlowUpError
 from tests.data.problems import HeatProblem

@@ -11,8 +11,9 @@ import pytest
 from specops.atomic import OutOfSpaceError
 from specops.data.generate import generate_dataset
 from specops.data.h5write import GuardedFile
-from specops.data.io import ArraySource, read_info, verify_file, write_dataset
+from specops.data.io import read_info, verify_file
 from specops.data.schema import layout_for
+from specops.data.writer import ArraySource, write_dataset
 from tests.data.problems import HeatProblem
 
 OP = layout_for("operator", 2)

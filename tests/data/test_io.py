@@ -10,18 +10,13 @@ import h5py
 import numpy as np
 import pytest
 
-from specops.data import io
+from specops.data import writer
+from specops.data.checksums import field_checksum, sample_digests
+from specops.data.concat import concatenate
 from specops.data.datasets import OperatorDataset
-from specops.data.io import (
-    ArraySource,
-    concatenate,
-    field_checksum,
-    read_info,
-    sample_digests,
-    verify_file,
-    write_dataset,
-)
+from specops.data.io import read_info, verify_file
 from specops.data.schema import DataFormatError, decode_attrs, encode_attrs, layout_for, parse_layout
+from specops.data.writer import ArraySource, write_dataset
 
 OP = layout_for("operator", 2)
 
@@ -83,7 +78,7 @@ def test_checksums_are_sha256_of_samples_and_independent_of_batching(tmp_path, m
     _, u = _write(tmp_path / "one.h5")
     expected = [hashlib.sha256(sample.tobytes()).digest() for sample in u]
     assert [bytes(d) for d in sample_digests(u)] == expected
-    monkeypatch.setattr(io, "COPY_BYTES", 1)  # one sample per copy step
+    monkeypatch.setattr(writer, "COPY_BYTES", 1)  # one sample per copy step
     _write(tmp_path / "many.h5", compression="gzip")
     one, many = read_info(tmp_path / "one.h5"), read_info(tmp_path / "many.h5")
     assert (

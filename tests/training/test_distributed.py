@@ -63,9 +63,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _spawn(out: str, attempts: int = 3) -> None:
+    """Run the two workers; a free port can be taken by another process before the store binds it, so a
+    failure to bind or connect is retried on a fresh port."""
+    for attempt in range(attempts):
+        try:
+            mp.spawn(_worker, args=(2, _free_port(), out), nprocs=2, join=True)
+            return
+        except mp.ProcessRaisedException as exc:
+            text = str(exc).lower()
+            if attempt == attempts - 1 or not any(w in text for w in ("address", "connect", "socket", "store")):
+                raise
+
+
 def test_two_processes_match_one_with_double_batch(tmp_path):
     out = str(tmp_path / "result")
-    mp.spawn(_worker, args=(2, _free_port(), out), nprocs=2, join=True)
+    _spawn(out)
     single, single_val = _train(DistributedContext(), batch_size=8)
     for rank in range(2):
         params, val = torch.load(f"{out}.{rank}", weights_only=True)

@@ -3,7 +3,7 @@
 The format is described in docs/data-format.md.
 """
 
-from specops.data.convert import FORMATS, convert
+from specops.data.convert import convert
 from specops.data.datasets import (
     DataSplits,
     OperatorDataset,
@@ -12,7 +12,8 @@ from specops.data.datasets import (
     open_dataset,
     split_indices,
 )
-from specops.data.generate import generate_dataset, merge_shards
+from specops.data.formats import FORMATS
+from specops.data.generate import generate_dataset
 from specops.data.io import DatasetInfo, read_info, verify_file
 from specops.data.normalization import (
     GaussianNormalizer,
@@ -24,6 +25,7 @@ from specops.data.normalization import (
     normalizer_from_state,
 )
 from specops.data.schema import FORMAT_NAME, FORMAT_VERSION, DataFormatError
+from specops.data.shards import merge_shards
 
 __all__ = [
     "FORMATS",

@@ -18,155 +18,30 @@ import errno
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from specops import __version__
 from specops.atomic import OutOfSpaceError, out_of_space
-from specops.data.io import ArraySource, check_tiling, concatenate, read_info, write_dataset
-from specops.data.schema import DataFormatError, decode_attrs, encode_attrs, parse_layout
+from specops.data.concat import concatenate
+from specops.data.partial import finished, finished_batches, part_path, partial_dir
+from specops.data.schema import decode_attrs, encode_attrs, parse_layout
+from specops.data.shards import parse_shard, shard_range
+from specops.data.writer import ArraySource, write_dataset
 from specops.device import resolve_device
 from specops.locking import exclusive_lock
 from specops.progress import Progress
+from specops.seeding import check_seed_range
 
 # The Problem protocol (duck-typed; implemented by specops.solvers.problems):
 #   name: str; input_fields, output_fields: tuple[str, ...]
 #   generate(seeds, *, device=None, dtype=torch.float32) -> dict[str, Tensor]
 #   fields() -> {name: {"layout": layout_for(kind, ndim), "shape": per-sample shape, "description": str}}
 #   coords() -> {"x": ..., "y": ..., "t": ...}; metadata() -> JSON-able dict
-
-
-def parse_shard(shard: str | Sequence[int] | None) -> tuple[int, int] | None:
-    """``"K/N"`` or ``(K, N)`` -> ``(K, N)`` with ``1 <= K <= N`` (the K-th of N parts); ``None`` stays."""
-    if shard is None:
-        return None
-    try:
-        k, n = (int(v) for v in (shard.split("/") if isinstance(shard, str) else shard))
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"shard={shard!r} must look like K/N, e.g. 2/4 for the second of four parts"
-        ) from exc
-    if not 1 <= k <= n:
-        raise ValueError(
-            f"shard={shard!r}: K must be between 1 and N (K/N = {k}/{n}); parts are numbered from 1"
-        )
-    return k, n
-
-
-def shard_range(n_samples: int, batch_size: int, shard: tuple[int, int] | None) -> tuple[int, int]:
-    """Global sample range ``[start, stop)`` of a shard: whole batches, as even as possible."""
-    if shard is None:
-        return 0, n_samples
-    k, n = shard
-    n_batches = -(-n_samples // batch_size)
-    if n > n_batches:
-        raise ValueError(
-            f"--shard {k}/{n}: {n_samples} samples in batches of {batch_size} make only {n_batches} batches, "
-            f"fewer than {n} shards; use a smaller --batch-size or fewer shards"
-        )
-    lo, hi = (k - 1) * n_batches // n, k * n_batches // n
-    return lo * batch_size, min(hi * batch_size, n_samples)
-
-
-def _field_specs(problem: Any) -> tuple[dict[str, tuple[int, ...]], dict[str, str], dict[str, str]]:
-    shapes, layouts, descriptions = {}, {}, {}
-    for name, spec in problem.fields().items():
-        shape = tuple(int(s) for s in spec["shape"])
-        try:
-            kind, ndim = parse_layout(spec.get("layout", ""))
-        except ValueError as exc:
-            raise ValueError(f"problem {problem.name!r} field {name!r}: {exc}") from exc
-        if len(shape) != ndim + (2 if kind == "trajectory" else 1):
-            raise ValueError(
-                f"problem {problem.name!r} field {name!r}: per-sample shape {shape} does not fit its layout "
-                f"{spec['layout']!r} without the sample axis"
-            )
-        layouts[name] = spec["layout"]
-        shapes[name] = shape
-        descriptions[name] = str(spec.get("description", ""))
-    return shapes, layouts, descriptions
-
-
-def _identity(
-    problem: Any,
-    n_samples: int,
-    seed: int,
-    batch_size: int,
-    device: torch.device,
-    dtype: torch.dtype,
-    shapes: Mapping[str, tuple[int, ...]],
-    layouts: Mapping[str, str],
-    extra: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """Root attributes shared by every batch and shard of one dataset: everything needed to regenerate it."""
-    from specops import __version__
-
-    meta = dict(problem.metadata())
-    outputs = tuple(problem.output_fields)
-    kind, _ = parse_layout(layouts[outputs[0]])
-    space = shapes[outputs[0]][2 if kind == "trajectory" else 1 :]
-    ident = {
-        "source": "generate",
-        "pde": str(problem.name),
-        "parameters": meta,
-        "solver": meta.get("solver"),
-        "stepper": meta.get("stepper"),
-        "dt": meta.get("dt"),
-        "domain": meta.get("domain"),
-        "resolution": meta.get("resolution", list(space)),
-        "boundary": meta.get("boundary"),
-        "kind": kind,
-        "input_fields": list(problem.input_fields),
-        "output_fields": list(outputs),
-        "seed": int(seed),
-        "n_total": int(n_samples),
-        "batch_size": int(batch_size),
-        "dtype": str(dtype).removeprefix("torch."),
-        "device": device.type,
-        "torch_version": torch.__version__,
-        "specops_version": __version__,
-        "field_shapes": {k: list(v) for k, v in shapes.items()},
-    }
-    ident.update(extra or {})
-    # Round-trip through the file encoding so it compares equal to what a file read back holds.
-    return decode_attrs(encode_attrs(ident))
-
-
-def _partial_dir(out: Path) -> Path:
-    return out.with_name(out.name + ".partial")
-
-
-def _same_generation(attrs: Mapping[str, Any], ident: Mapping[str, Any]) -> list[str]:
-    return sorted(k for k in ident if attrs.get(k) != ident[k])
-
-
-def _check_batch(
-    problem: Any, data: Mapping[str, torch.Tensor], seeds: Sequence[int], shapes, start: int, partial: Path
-):
-    arrays = {}
-    for name, shape in shapes.items():
-        if name not in data:
-            raise ValueError(
-                f"problem {problem.name!r}.generate returned no field {name!r} (got {sorted(data)}); "
-                f"fields() and generate() disagree: fix the problem class"
-            )
-        value = data[name]
-        if tuple(value.shape) != (len(seeds), *shape):
-            raise ValueError(
-                f"problem {problem.name!r} field {name!r}: generate returned shape {tuple(value.shape)} for "
-                f"{len(seeds)} seeds, fields() promises {(len(seeds), *shape)}"
-            )
-        bad = torch.nonzero(~torch.isfinite(value.reshape(len(seeds), -1)).all(dim=1)).flatten().tolist()
-        if bad:
-            which = ", ".join(f"{start + i} (seed {seeds[i]})" for i in bad[:5])
-            raise ValueError(
-                f"problem {problem.name!r} produced NaN or inf in field {name!r} for sample(s) {which}: the "
-                f"solver diverged; use a smaller time step or other parameters (--set key=value), or float64. "
-                f"Finished batches are kept in {partial}"
-            )
-        arrays[name] = value.detach().cpu().numpy()
-    return arrays
 
 
 def generate_dataset(
@@ -200,7 +75,8 @@ def generate_dataset(
     batch_size : int
         Samples per call to ``problem.generate``; also the unit of resumption and sharding.
     shard : "K/N" or (K, N), optional
-        Generate only the K-th of N disjoint parts (whole batches); join them with :func:`merge_shards`.
+        Generate only the K-th of N disjoint parts (whole batches); join them with
+        ``specops.data.shards.merge_shards``.
     device, dtype
         Where and in which precision the solver runs; stored data has ``dtype``. The device is checked
         (``specops.device.resolve_device``) before anything is written.
@@ -226,14 +102,84 @@ def generate_dataset(
     specops.atomic.OutOfSpaceError
         The disk, quota or file size limit ran out; finished batches are kept, rerun to resume.
     """
+    plan = _plan(problem, n_samples, seed, batch_size, shard, device, dtype, attrs)
+    out = Path(out)
+    # Nothing to write, so no lock to take.
+    if finished(out, plan.ident, plan.sample_range, overwrite):
+        return out
+    # One process at a time per output: a second one would compute the same batches and both would
+    # report success with one's data in the file.
+    with exclusive_lock(out, what="dataset file", fix="wait for it to finish, or choose another --out"):
+        if finished(out, plan.ident, plan.sample_range, overwrite):  # by another process meanwhile
+            return out
+        partial = partial_dir(out)
+        partial.mkdir(parents=True, exist_ok=True)
+        done = finished_batches(partial, plan.ident)
+        try:
+            _compute_missing(plan, done, partial, progress)
+            with _bar(plan.n_own, "assemble", progress) as bar:
+                parts = [part_path(partial, lo, hi) for lo, hi in plan.batches]
+                concatenate(out, parts, compression=compression, progress=bar.update)
+        except OutOfSpaceError as exc:
+            first = "raise the limit (ulimit -f unlimited)" if exc.errno == errno.EFBIG else "free disk space"
+            fix = f"{first}, then rerun the same command: it resumes from the finished batches in {partial}"
+            raise out_of_space(exc, exc.filename, fix) from exc
+        shutil.rmtree(partial)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ the plan
+@dataclass(frozen=True)
+class _Plan:
+    """One generation, every argument checked: which samples from which seeds, and how they are stored."""
+
+    problem: Any
+    seed: int  # sample i uses seed + i
+    batch_size: int
+    start: int  # this shard's global sample range [start, stop)
+    stop: int
+    device: torch.device
+    dtype: torch.dtype
+    shapes: dict[str, tuple[int, ...]]  # per-sample shape of each field
+    layouts: dict[str, str]
+    descriptions: dict[str, str]
+    ident: dict[str, Any]  # root attributes shared by every batch and shard (see _identity)
+    coords: dict[str, Any]
+
+    @property
+    def batches(self) -> list[tuple[int, int]]:
+        """Sample ranges of this run's batches, aligned on multiples of ``batch_size``."""
+        return [
+            (b, min(b + self.batch_size, self.stop)) for b in range(self.start, self.stop, self.batch_size)
+        ]
+
+    @property
+    def sample_range(self) -> tuple[int, int]:
+        return self.start, self.stop
+
+    @property
+    def n_own(self) -> int:
+        """Samples this run (this shard) holds."""
+        return self.stop - self.start
+
+
+def _plan(
+    problem: Any,
+    n_samples: int,
+    seed: int,
+    batch_size: int,
+    shard: str | Sequence[int] | None,
+    device: torch.device | str | None,
+    dtype: torch.dtype,
+    attrs: Mapping[str, Any] | None,
+) -> _Plan:
+    """The arguments of ``generate_dataset`` checked, before anything is written."""
     if int(n_samples) < 1 or int(batch_size) < 1:
         raise ValueError(f"n_samples={n_samples} and batch_size={batch_size} must be at least 1")
-    if int(seed) < 0:
-        raise ValueError(f"seed={seed} must be non-negative (sample i uses seed + i)")
-    n_samples, batch_size, seed = int(n_samples), int(batch_size), int(seed)
+    seed = check_seed_range(seed, int(n_samples), "seed")  # sample i uses seed + i
+    n_samples, batch_size = int(n_samples), int(batch_size)
     shard = parse_shard(shard)
     start, stop = shard_range(n_samples, batch_size, shard)
-    out = Path(out)
     device = resolve_device(device, what="--device")
     shapes, layouts, descriptions = _field_specs(problem)
     for name in (*problem.input_fields, *problem.output_fields):
@@ -244,73 +190,143 @@ def generate_dataset(
     ident = _identity(problem, n_samples, seed, batch_size, device, dtype, shapes, layouts, attrs)
     ident["shard"] = f"{shard[0]}/{shard[1]}" if shard else "none"
     coords = {k: (v.detach().cpu().numpy() if torch.is_tensor(v) else v) for k, v in problem.coords().items()}
-    if _finished(out, ident, start, stop, overwrite):  # nothing to write, so no lock to take
-        return out
-    # One process at a time per output: a second one would compute the same batches and both would
-    # report success with one's data in the file.
-    with exclusive_lock(out, what="dataset file", fix="wait for it to finish, or choose another --out"):
-        if _finished(out, ident, start, stop, overwrite):  # finished by another process meanwhile
-            return out
-        partial = _partial_dir(out)
-        partial.mkdir(parents=True, exist_ok=True)
-        done = _finished_batches(partial, ident)
-        batches = [(b, min(b + batch_size, stop)) for b in range(start, stop, batch_size)]
-        initial = sum(hi - lo for lo, hi in batches if (lo, hi) in done)
+    return _Plan(
+        problem, seed, batch_size, start, stop, device, dtype, shapes, layouts, descriptions, ident, coords
+    )
+
+
+def _field_specs(problem: Any) -> tuple[dict[str, tuple[int, ...]], dict[str, str], dict[str, str]]:
+    """Per-sample shape, layout and description of every field the problem promises, checked."""
+    shapes, layouts, descriptions = {}, {}, {}
+    for name, spec in problem.fields().items():
+        shape = tuple(int(s) for s in spec["shape"])
         try:
-            with _bar(stop - start, f"generate {problem.name}", progress, initial) as bar:
-                for lo, hi in (b for b in batches if b not in done):
-                    seeds = [seed + i for i in range(lo, hi)]
-                    try:
-                        with torch.no_grad():
-                            data = problem.generate(seeds, device=device, dtype=dtype)
-                    except FloatingPointError as exc:  # the solvers' BlowUpError names batch indices
-                        raise _blow_up(problem, exc, seeds, lo, partial) from exc
-                    arrays = _check_batch(problem, data, seeds, shapes, lo, partial)
-                    write_dataset(
-                        _part_path(partial, lo, hi),
-                        {
-                            name: ArraySource(arrays[name], label=f"problem {problem.name!r} field {name!r}")
-                            for name in shapes
-                        },
-                        layouts=layouts,
-                        descriptions=descriptions,
-                        attrs={**ident, "sample_start": lo, "sample_stop": hi},
-                        coords=coords,
-                        seeds=seeds,
-                    )
-                    bar.update(hi - lo)
-            with _bar(stop - start, "assemble", progress) as bar:
-                parts = [_part_path(partial, lo, hi) for lo, hi in batches]
-                concatenate(out, parts, compression=compression, progress=bar.update)
-        except OutOfSpaceError as exc:
-            first = "raise the limit (ulimit -f unlimited)" if exc.errno == errno.EFBIG else "free disk space"
-            fix = f"{first}, then rerun the same command: it resumes from the finished batches in {partial}"
-            raise out_of_space(exc, exc.filename, fix) from exc
-        shutil.rmtree(partial)
-    return out
+            kind, ndim = parse_layout(spec.get("layout", ""))
+        except ValueError as exc:
+            raise ValueError(f"problem {problem.name!r} field {name!r}: {exc}") from exc
+        if len(shape) != ndim + (2 if kind == "trajectory" else 1):
+            raise ValueError(
+                f"problem {problem.name!r} field {name!r}: per-sample shape {shape} does not fit its layout "
+                f"{spec['layout']!r} without the sample axis"
+            )
+        layouts[name] = spec["layout"]
+        shapes[name] = shape
+        descriptions[name] = str(spec.get("description", ""))
+    return shapes, layouts, descriptions
 
 
+def _identity(
+    problem: Any,
+    n_samples: int,
+    seed: int,
+    batch_size: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    shapes: Mapping[str, tuple[int, ...]],
+    layouts: Mapping[str, str],
+    extra: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Root attributes shared by every batch and shard of one dataset: everything needed to regenerate it."""
+    meta = dict(problem.metadata())
+    outputs = tuple(problem.output_fields)
+    kind, _ = parse_layout(layouts[outputs[0]])
+    space = shapes[outputs[0]][2 if kind == "trajectory" else 1 :]
+    ident = {
+        "source": "generate",
+        "pde": str(problem.name),
+        "parameters": meta,
+        "solver": meta.get("solver"),
+        "stepper": meta.get("stepper"),
+        "dt": meta.get("dt"),
+        "domain": meta.get("domain"),
+        "resolution": meta.get("resolution", list(space)),
+        "boundary": meta.get("boundary"),
+        "kind": kind,
+        "input_fields": list(problem.input_fields),
+        "output_fields": list(outputs),
+        "seed": int(seed),
+        "n_total": int(n_samples),
+        "batch_size": int(batch_size),
+        "dtype": str(dtype).removeprefix("torch."),
+        "device": device.type,
+        "torch_version": torch.__version__,
+        "specops_version": __version__,
+        "field_shapes": {k: list(v) for k, v in shapes.items()},
+    }
+    ident.update(extra or {})
+    # Round-trip through the file encoding so it compares equal to what a file read back holds.
+    return decode_attrs(encode_attrs(ident))
+
+
+# --------------------------------------------------------------------------------------------- the batches
 def _bar(total: int, desc: str, progress: bool, initial: int = 0) -> Progress:
     return Progress(total, initial=initial, unit="sample", desc=desc, enabled=progress)
 
 
-def _finished(out: Path, ident: Mapping[str, Any], start: int, stop: int, overwrite: bool) -> bool:
-    """Whether ``out`` already holds this very dataset; ``FileExistsError`` if it holds another one."""
-    if not out.exists() or overwrite:
-        return False
+def _compute_missing(plan: _Plan, done: set[tuple[int, int]], partial: Path, progress: bool) -> None:
+    """Compute every batch not in ``done``, each written to its own file in ``partial``."""
+    initial = sum(hi - lo for lo, hi in plan.batches if (lo, hi) in done)
+    with _bar(plan.n_own, f"generate {plan.problem.name}", progress, initial) as bar:
+        for lo, hi in (b for b in plan.batches if b not in done):
+            _compute_batch(plan, lo, hi, partial)
+            bar.update(hi - lo)
+
+
+def _compute_batch(plan: _Plan, lo: int, hi: int, partial: Path) -> None:
+    """Samples ``lo:hi`` from seeds ``seed + lo .. seed + hi - 1``, checked, written atomically."""
+    problem, seeds = plan.problem, [plan.seed + i for i in range(lo, hi)]
     try:
-        info = read_info(out)
-    except (DataFormatError, OSError) as exc:
-        raise FileExistsError(
-            f"{out} exists and is not a readable dataset ({exc}); pass --overwrite or another --out"
-        ) from exc
-    differ = _same_generation(info.attrs, ident)
-    if not differ and (info.attrs.get("sample_start"), info.attrs.get("sample_stop")) == (start, stop):
-        return True
-    raise FileExistsError(
-        f"{out} already holds a different dataset (differs in {', '.join(differ) or 'sample range'}); "
-        f"choose another --out or pass --overwrite to replace it"
+        with torch.no_grad():
+            data = problem.generate(seeds, device=plan.device, dtype=plan.dtype)
+    except FloatingPointError as exc:  # the solvers' BlowUpError names batch indices
+        raise _blow_up(problem, exc, seeds, lo, partial) from exc
+    arrays = _check_batch(problem, data, seeds, plan.shapes, lo, partial)
+    write_dataset(
+        part_path(partial, lo, hi),
+        {
+            name: ArraySource(arrays[name], label=f"problem {problem.name!r} field {name!r}")
+            for name in plan.shapes
+        },
+        layouts=plan.layouts,
+        descriptions=plan.descriptions,
+        attrs={**plan.ident, "sample_start": lo, "sample_stop": hi},
+        coords=plan.coords,
+        seeds=seeds,
     )
+
+
+def _check_batch(
+    problem: Any,
+    data: Mapping[str, torch.Tensor],
+    seeds: Sequence[int],
+    shapes: Mapping[str, tuple[int, ...]],
+    start: int,
+    partial: Path,
+) -> dict[str, np.ndarray]:
+    """The batch's fields as NumPy arrays, once each is present, of the promised shape and finite."""
+    arrays = {}
+    for name, shape in shapes.items():
+        if name not in data:
+            raise ValueError(
+                f"problem {problem.name!r}.generate returned no field {name!r} (got {sorted(data)}); "
+                f"fields() and generate() disagree: fix the problem class"
+            )
+        value = data[name]
+        if tuple(value.shape) != (len(seeds), *shape):
+            raise ValueError(
+                f"problem {problem.name!r} field {name!r}: generate returned shape {tuple(value.shape)} for "
+                f"{len(seeds)} seeds, fields() promises {(len(seeds), *shape)}"
+            )
+        bad = torch.nonzero(~torch.isfinite(value.reshape(len(seeds), -1)).all(dim=1)).flatten().tolist()
+        if bad:
+            which = ", ".join(f"{start + i} (seed {seeds[i]})" for i in bad[:5])
+            raise ValueError(
+                f"problem {problem.name!r} produced NaN or inf in field {name!r} for sample(s) {which}: the "
+                f"solver diverged; use a smaller time step or other parameters (--set key=value), or float64. "
+                f"Finished batches are kept in {partial}"
+            )
+        arrays[name] = value.detach().cpu().numpy()
+    return arrays
 
 
 def _blow_up(
@@ -330,67 +346,3 @@ def _blow_up(
         f"smaller time step (--set dt=...), a finer grid or more viscosity, or --dtype float64. Finished "
         f"batches are kept in {partial}"
     )
-
-
-def _part_path(partial: Path, lo: int, hi: int) -> Path:
-    return partial / f"samples_{lo:010d}_{hi:010d}.h5"
-
-
-def _finished_batches(partial: Path, ident: Mapping[str, Any]) -> set[tuple[int, int]]:
-    """Sample ranges already written in ``partial`` by the same generation; other leftovers are errors."""
-    done = set()
-    for path in sorted(partial.glob("samples_*.h5")):
-        try:
-            info = read_info(path)
-        except (DataFormatError, OSError):
-            # An unreadable batch file (e.g. a disk error after the rename): recompute that batch.
-            path.unlink()
-            continue
-        differ = _same_generation(info.attrs, ident)
-        if differ:
-            details = "; ".join(f"{k}: {info.attrs.get(k)!r} then, {ident[k]!r} now" for k in differ[:4])
-            raise ValueError(
-                f"{partial} holds batches of a different generation ({details}); rerun with the same "
-                f"arguments as before to resume it, or delete {partial} to start over"
-            )
-        done.add((int(info.attrs["sample_start"]), int(info.attrs["sample_stop"])))
-    return done
-
-
-def merge_shards(
-    out: str | os.PathLike,
-    shards: Sequence[str | os.PathLike],
-    *,
-    compression: str | None = None,
-    progress: bool = True,
-    overwrite: bool = False,
-) -> Path:
-    """Join shard files of one generation into one dataset, identical in data to an unsharded run.
-
-    Shards may be given in any order; together they must cover every sample exactly once. An existing
-    ``out`` that already holds this merge is kept as it is; one that holds anything else is replaced only
-    with ``overwrite`` (otherwise ``FileExistsError``).
-    """
-    if not shards:
-        raise ValueError("merge needs at least one shard file")
-    out = Path(out)
-    with exclusive_lock(out, what="dataset file", fix="wait for it to finish, or choose another output file"):
-        infos = sorted((read_info(p) for p in shards), key=lambda i: int(i.attrs.get("sample_start", 0)))
-        check_tiling(infos)
-        total = int(infos[0].attrs.get("n_total", 0))
-        start, stop = int(infos[0].attrs["sample_start"]), int(infos[-1].attrs["sample_stop"])
-        covered = stop - start
-        if (start, stop) != (0, total):
-            raise ValueError(
-                f"the shards hold samples {start}..{stop - 1}, {covered} of {total}; generate the missing "
-                f"shards (same command, other --shard K/N) and pass all of them"
-            )
-        with _bar(covered, "merge", progress) as bar:
-            return concatenate(
-                out,
-                [i.path for i in infos],
-                attrs={"shard": "none", "merged_from": [i.path.name for i in infos]},
-                compression=compression,
-                progress=bar.update,
-                overwrite=overwrite,
-            )

@@ -11,24 +11,19 @@ sample that differs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from specops.data.checksums import DIGEST_BYTES, sample_digests, sample_steps
 from specops.data.schema import JSON_ATTRS_KEY, decode_attrs, encode_attrs
 
 # Root attributes that say when and with what a file was written, not what it holds.
 WRITE_ATTRS = frozenset({"created", "specops_version", "format", "format_version", JSON_ATTRS_KEY})
 COMPARE_BYTES = 64 * 2**20  # samples hashed per step when the sources must be read
-
-
-def _steps(n: int, sample_bytes: int) -> Iterator[tuple[int, int]]:
-    step = max(1, COMPARE_BYTES // max(sample_bytes, 1))
-    for start in range(0, n, step):
-        yield start, min(n, start + step)
 
 
 def dataset_differences(
@@ -39,7 +34,6 @@ def dataset_differences(
     layouts: Mapping[str, str],
     coords: Mapping[str, Any] | None,
     expected_digests: Mapping[str, np.ndarray] | None,
-    digest: Callable[[np.ndarray], np.ndarray],
 ) -> list[str]:
     """What differs between the file ``path`` (read as ``info``) and the dataset described by the rest.
 
@@ -49,8 +43,6 @@ def dataset_differences(
         ``read_info(path)``.
     root, fields, layouts, coords, expected_digests
         As passed to ``write_dataset`` (``root`` complete: with ``n_samples`` and the sample range).
-    digest : callable
-        Per-sample digests of a batch (``io.sample_digests``).
 
     Returns
     -------
@@ -80,18 +72,18 @@ def dataset_differences(
     with h5py.File(path, "r") as h5:
         for name, src in fields.items():
             stored = h5["checksums"][name] if "checksums" in h5 and name in h5["checksums"] else None
-            if stored is None or not _same_digests(src, stored, (expected_digests or {}).get(name), digest):
+            if stored is None or not _same_digests(src, stored, (expected_digests or {}).get(name)):
                 differ.append(f"data of field {name!r}")
     return differ
 
 
-def _same_digests(src: Any, stored: h5py.Dataset, expected: np.ndarray | None, digest) -> bool:
-    if not isinstance(stored, h5py.Dataset) or stored.shape != (src.shape[0], 32):
+def _same_digests(src: Any, stored: h5py.Dataset, expected: np.ndarray | None) -> bool:
+    if not isinstance(stored, h5py.Dataset) or stored.shape != (src.shape[0], DIGEST_BYTES):
         return False
     if expected is not None:
         return bool(np.array_equal(np.asarray(expected), stored[...]))
     sample_bytes = int(np.prod(src.shape[1:])) * np.dtype(src.dtype).itemsize
-    for start, stop in _steps(src.shape[0], sample_bytes):
-        if not np.array_equal(digest(src.read(start, stop)), stored[start:stop]):
+    for start, stop in sample_steps(src.shape[0], sample_bytes, COMPARE_BYTES):
+        if not np.array_equal(sample_digests(src.read(start, stop)), stored[start:stop]):
             return False
     return True

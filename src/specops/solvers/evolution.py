@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from specops.seeding import check_seeds
 from specops.solvers.base import PeriodicEquation
 from specops.solvers.integrate import integrate
 from specops.solvers.problem import (
     Problem,
     check_dtype,
     check_positive,
-    check_seeds,
     field_layout,
     synchronize,
 )

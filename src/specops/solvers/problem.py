@@ -47,19 +47,6 @@ def field_layout(kind: Kind, ndim: int) -> str:
     return " ".join(head + _SPATIAL_AXES[:ndim])
 
 
-def check_seeds(seeds: Sequence[int]) -> list[int]:
-    """The seeds as a non-empty list of integers in ``[0, 2**63)``; ``ValueError`` otherwise."""
-    try:
-        out = [int(s) for s in seeds]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"seeds={seeds!r} must be a sequence of integers, one per sample") from exc
-    if not out:
-        raise ValueError("seeds is empty; pass one integer seed per sample")
-    if any(s < 0 or s >= 2**63 for s in out):
-        raise ValueError("seeds must be non-negative integers below 2**63")
-    return out
-
-
 def check_positive(name: str, value: Any, integer: bool = False) -> Any:
     """``value`` as a positive finite float (or a positive int with ``integer``); ``ValueError`` naming it."""
     if integer:

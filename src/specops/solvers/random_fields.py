@@ -3,7 +3,7 @@
 Every sampler has ``sample(seeds, *, dtype, device) -> Tensor (len(seeds), *shape)`` and
 ``parameters() -> dict``. Sample ``i`` depends only on ``seeds[i]`` (each seed drives its own CPU
 generator, and no operation mixes samples), so any sample can be regenerated alone and a batch equals its
-samples drawn one at a time, bit for bit.
+samples drawn one at a time, bit for bit. Seeds are checked by ``specops.seeding.check_seeds``.
 
 - ``GaussianRandomField``: periodic GRF, the FNO Burgers and Navier-Stokes initial conditions;
 - ``CosineRandomField``: GRF on ``[0, 1]^d`` with the Neumann (cosine) Karhunen-Loeve basis, the FNO
@@ -21,19 +21,13 @@ from typing import Any
 
 import torch
 
+from specops.seeding import check_seeds
 from specops.solvers.base import irfftn, rfftn
 from specops.spectral.derivatives import squared_wavenumber
 
 
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
-
-
-def _check_seeds(seeds: Sequence[int]) -> list[int]:
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds is empty; pass one integer seed per sample")
-    return seeds
 
 
 def _spectrum_parameters(
@@ -98,7 +92,7 @@ class GaussianRandomField:
         device: torch.device | str | None = None,
     ) -> torch.Tensor:
         """One field per seed: shape ``(len(seeds), *shape)``, computed in float64 then cast."""
-        seeds = _check_seeds(seeds)
+        seeds = check_seeds(seeds)
         noise = torch.stack(
             [torch.randn(self.shape, generator=_generator(s), dtype=torch.float64) for s in seeds]
         )
@@ -190,7 +184,7 @@ class CosineRandomField:
     ) -> torch.Tensor:
         """One field per seed: shape ``(len(seeds), *shape)``, float64 arithmetic then cast."""
         fields = []
-        for s in _check_seeds(seeds):
+        for s in check_seeds(seeds):
             # One matrix product chain per sample: a batched product could round differently per batch.
             xi = torch.randn(self._amplitude.shape, generator=_generator(s), dtype=torch.float64)
             c = xi * self._amplitude
@@ -295,7 +289,7 @@ class RandomSines:
     def sample(self, seeds: Sequence[int], *, dtype=torch.float32, device=None) -> torch.Tensor:
         x = torch.arange(self.shape[0], dtype=torch.float64) * (self.length / self.shape[0])
         out = []
-        for s in _check_seeds(seeds):
+        for s in check_seeds(seeds):
             g = _generator(s)
             amp = (2 * torch.rand(self.n_waves, generator=g, dtype=torch.float64) - 1) * self.amplitude
             waves = torch.randint(1, self.max_wavenumber + 1, (self.n_waves,), generator=g).to(torch.float64)

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from specops.solvers.problem import Problem, check_dtype, check_positive, check_seeds, field_layout
+from specops.seeding import check_seeds
+from specops.solvers.problem import Problem, check_dtype, check_positive, field_layout
 
 
 class SteadyProblem(Problem):
