@@ -213,3 +213,19 @@ def test_auto_learning_rate_is_reproducible_and_leaves_no_trace(heat_files, tmp_
     # training with that number given explicitly ends on the same weights: the test left nothing behind
     lr_c, weights_c = run("c", repr(lr_a))
     assert lr_c == lr_a and all(torch.equal(weights_a[k], weights_c[k]) for k in weights_a)
+
+
+def test_default_learning_rate_is_a_range_test_kept_on_resume(heat_files, tmp_path, capsys):
+    data, _, _ = heat_files
+    base = ["train", "--data", str(data), "--batch-size", "16", "--out", str(tmp_path / "r"), "--no-eval"]
+    base += ["--set", "train.progress=false", "--set", "model.args.hidden_channels=8"]
+    code, out, err = _run([*base, "--epochs", "1"], capsys)  # no --lr: the default is auto
+    assert code == 0, err
+    assert "learning rate: auto ->" in out
+    record = json.loads((tmp_path / "r" / "lr_range_test.json").read_text())
+    lr = specops.config.load_config(tmp_path / "r" / "config.yaml").optim.lr
+    assert isinstance(lr, float) and lr == record["suggestion"]
+    code, out, err = _run([*base, "--epochs", "2", "--resume"], capsys)
+    assert code == 0, err
+    assert f"learning rate: auto -> {lr:.3g} (from" in out  # the checkpoint's number, no second test
+    assert specops.config.load_config(tmp_path / "r" / "config.yaml").optim.lr == lr

@@ -117,17 +117,31 @@ def test_ctrl_c_finishes_the_step_saves_and_exits_130(heat_file, tmp_path, capsy
 
     monkeypatch.setattr(Trainer, "train_step", interrupted_step)
     run = tmp_path / "run"
-    assert _train(heat_file, run, "--epochs", "3") == 130
+    assert _train(heat_file, run, "--epochs", "3", "--lr", "1e-3") == 130
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "interrupted at step 3" in err and "--resume" in err
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["extra"]["training"]["step"] == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     monkeypatch.setattr(Trainer, "train_step", step)
-    assert _train(heat_file, run, "--epochs", "3", "--resume") == 0
-    assert _train(heat_file, tmp_path / "whole", "--epochs", "3") == 0
+    assert _train(heat_file, run, "--epochs", "3", "--lr", "1e-3", "--resume") == 0
+    assert _train(heat_file, tmp_path / "whole", "--epochs", "3", "--lr", "1e-3") == 0
     resumed, whole = _weights(run), _weights(tmp_path / "whole")
     for key in whole:
         assert torch.equal(resumed[key], whole[key]), key
+
+
+def test_ctrl_c_during_the_learning_rate_test_writes_nothing(heat_file, tmp_path, capsys, monkeypatch):
+    step = Trainer.train_step
+
+    def interrupted_step(self, batch):
+        os.kill(os.getpid(), signal.SIGINT)  # the range test runs before training, before any write
+        return step(self, batch)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted_step)
+    run = tmp_path / "run"
+    assert _train(heat_file, run, "--epochs", "3", "--lr", "auto") == 130
+    err = capsys.readouterr().err.strip()
+    assert err == "specops train: interrupted; nothing was written" and not run.exists()
 
 
 def test_evaluate_refuses_another_runs_checkpoint(heat_file, tmp_path, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from pathlib import Path
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -50,6 +51,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except TrainingInterrupted as exc:
         hint = f" (specops train ... --out {cfg.run_dir} --resume)" if exc.checkpoint is not None else ""
         print(f"\nspecops train: {exc}{hint}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # before training started (nothing written yet), or a second Ctrl-C
+        last = Path(cfg.run_dir) / "checkpoints" / "last.pt"
+        kept = f"; the last checkpoint is {last}" if last.is_file() else "; nothing was written"
+        print(f"\nspecops train: interrupted{kept}", file=sys.stderr)
         return 130
     finally:
         shutdown(dist)

@@ -99,7 +99,7 @@ class OptimConfig:
     """Optimizer, learning-rate schedule (per optimizer step) and gradient clipping."""
 
     name: OptimizerName = "adamw"
-    lr: float | Literal["auto"] = 1e-3
+    lr: float | Literal["auto"] = "auto"  # a range test picks it (specops.training.lr_finder)
     weight_decay: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
     schedule: Schedule = "cosine"

@@ -72,7 +72,9 @@ def _spawn(out: str, attempts: int = 3) -> None:
             return
         except mp.ProcessRaisedException as exc:
             text = str(exc).lower()
-            if attempt == attempts - 1 or not any(w in text for w in ("address", "connect", "socket", "store")):
+            if attempt == attempts - 1 or not any(
+                w in text for w in ("address", "connect", "socket", "store")
+            ):
                 raise
 
 

@@ -57,12 +57,12 @@ def test_pick_lies_inside_the_known_stable_range():
         end_lr=10.0,
         steps=81,
     )
-    # the loss falls fastest near 1/lam and blows up past 2/lam: its minimum lies between the two
-    assert 0.5 / lam <= result.lr_min <= 2.5 / lam, result.lr_min
+    # the loss falls fastest around 1/lam and blows up past 2/lam: the valley lies between the two
+    assert 0.5 / lam <= result.lr_valley <= 2.5 / lam, result.lr_valley
     assert result.stopped == "diverged" and not result.at_edge
-    # the suggested peak is a tenth of that: inside the stable range, within a factor 25 of the optimum
-    assert result.suggestion == pytest.approx(0.1 * result.lr_min)
-    assert 1 / (25 * lam) <= result.suggestion < 2 / lam
+    # the suggested peak is 0.3 of that: inside the stable range, within a factor 4 of the optimum 1/lam
+    assert result.suggestion == pytest.approx(0.3 * result.lr_valley)
+    assert 1 / (4 * lam) <= result.suggestion < 2 / lam
 
 
 def test_restores_weights_optimizer_gradients_and_random_state_bit_for_bit():
@@ -111,12 +111,22 @@ def test_training_after_the_test_equals_training_without_it():
 
 def test_rule_and_smoothing():
     assert smooth([0.0, 3.0, 0.0, 3.0, 0.0], half_width=1) == [1.5, 1.0, 2.0, 1.0, 1.5]
-    lrs = [10.0 ** (i / 4 - 4) for i in range(13)]
-    losses = [1.0, 1.0, 0.99, 0.95, 0.8, 0.5, 0.3, 0.2, 0.25, 0.6, 2.0, 9.0, float("nan")]
-    peak, lr_min, at_edge, curve = suggest(lrs, losses, factor=0.1)
-    assert len(curve) == 12  # the points before the first non-finite loss
-    assert lr_min == lrs[curve.index(min(curve))] and peak == pytest.approx(0.1 * lr_min)
-    assert not at_edge
+    lrs = [10.0 ** (i / 4 - 4) for i in range(14)]
+    # flat at 1, a floor at 0.2 from lrs[6] to lrs[8], then divergence and a non-finite loss
+    losses = [1.0] * 4 + [0.6, 0.3, 0.2, 0.2, 0.2, 0.3, 0.6, 1.0, 9.0, float("nan")]
+    peak, lr_valley, at_edge, curve = suggest(lrs, losses, factor=0.3)
+    assert len(curve) == 13  # the points before the first non-finite loss
+    lowest = min(curve)
+    floor = [i for i, v in enumerate(curve) if v <= lowest + 0.1 * (1.0 - lowest)]
+    assert floor == [6, 7, 8]  # 0.40, 0.34, 0.40 after smoothing: within 0.1 * (1 - 0.34) of the lowest
+    # on a geometric grid the centre of lrs[6] and lrs[8] is lrs[7]
+    assert lr_valley == pytest.approx(lrs[7]) and peak == pytest.approx(0.3 * lrs[7]) and not at_edge
+    # a wide floor: its geometric centre, not its noisiest point
+    wide = [1.0] * 4 + [0.5] + [0.2, 0.21, 0.19, 0.2, 0.2, 0.2, 0.2, 0.21, 0.2, 0.2] + [0.6, 5.0]
+    lrs = [10.0 ** (i / 4 - 4) for i in range(len(wide))]
+    _, lr_valley, at_edge, curve = suggest(lrs, wide)
+    floor = [i for i, v in enumerate(curve) if v <= min(curve) + 0.1 * (1.0 - min(curve))]
+    assert lr_valley == pytest.approx(math.sqrt(lrs[floor[0]] * lrs[floor[-1]])) and len(floor) > 3
     with pytest.raises(FloatingPointError, match="range test"):
         suggest([1e-5], [float("inf")])
 

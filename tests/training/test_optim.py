@@ -48,7 +48,7 @@ def test_step_and_constant_and_one_cycle():
 
 
 def test_scheduler_state_dict_is_plain_and_resumes():
-    cfg = OptimConfig(schedule="cosine", warmup_steps=2)
+    cfg = OptimConfig(lr=1e-3, schedule="cosine", warmup_steps=2)
     p = torch.nn.Parameter(torch.zeros(1))
     opt = build_optimizer([p], cfg)
     sched = build_scheduler(opt, cfg, 10)
@@ -96,7 +96,7 @@ def test_registries_build_objects_by_name():
     assert isinstance(build_loss("h1"), SobolevLoss) and build_loss("h-1").s == -1.0
     assert isinstance(build_loss("h1-fd"), H1FDLoss)
     p = [torch.nn.Parameter(torch.zeros(1))]
-    assert isinstance(build_optimizer(p, OptimConfig(name="adam")), torch.optim.Adam)
+    assert isinstance(build_optimizer(p, OptimConfig(name="adam", lr=1e-3)), torch.optim.Adam)
     opt = build_optimizer(p, OptimConfig(name="adamw", lr=0.01, weight_decay=0.2, betas=(0.8, 0.9)))
     assert isinstance(opt, torch.optim.AdamW)
     assert opt.param_groups[0]["betas"] == (0.8, 0.9) and opt.param_groups[0]["weight_decay"] == 0.2

@@ -114,12 +114,12 @@ def resolve_lr(
         result.suggestion = lr
     log(
         f"learning rate: auto -> {lr:.3g} (range test, {len(result.lrs)} steps from lr "
-        f"{result.lrs[0]:.0e} until {result.stopped}: loss lowest at lr {result.lr_min:.3g}, peak "
-        f"{result.factor:g} x that; {result.seconds:.1f} s)"
+        f"{result.lrs[0]:.0e} until {result.stopped}: fastest fall of the loss around lr "
+        f"{result.lr_valley:.3g}, peak {result.factor:g} x that; {result.seconds:.1f} s)"
     )
     if result.at_edge:
         log(
-            "note: the range test's loss was lowest at the end of its sweep, so the suggestion is a guess; "
-            "look at lr_range_test.json and set optim.lr"
+            "note: the range test's loss was lowest at an end of its sweep, so the suggested learning rate "
+            "is a guess; look at lr_range_test.json and set optim.lr"
         )
     return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, lr=lr)), result

@@ -11,20 +11,24 @@ is not finite, or when its running average ``s_i = beta s_(i-1) + (1 - beta) l_i
 optimizer, the gradients and every random generator are put back exactly as they were (bit for bit): the
 test leaves no trace, and training starts from the same initial weights as without it.
 
-The defaults sweep ``1e-5`` to ``1`` in 81 steps, 16 per decade (``lr_i = 1e-5 * 10 ** (i / 16)``); Adam
-and AdamW on normalised data diverge well below 1, so the test usually ends after 60-70 steps.
+The defaults sweep ``1e-4`` to ``1`` in 65 steps, 16 per decade (``lr_i = 1e-4 * 10 ** (i / 16)``); with
+Adam or AdamW on normalised data the loss diverges between 0.05 and 0.3, so the test ends after 50-60
+steps (about two epochs of 1000 samples in batches of 32).
 
-The rule. The recorded losses are smoothed without lag by a centred moving average over ``2w + 1``
-steps (``w = 3``, about a fifth of a decade of learning rates), and the
-learning rate ``lr_min`` at the smallest smoothed loss is taken as the edge of what the model tolerates:
-just past it the loss turns back up. The suggested peak learning rate is a fixed fraction of it,
+The rule. The losses are smoothed without lag by a centred moving average ``L`` over 7 steps (``w = 3``
+on each side, a fifth of a decade). With ``L_0`` the mean of the first three losses and ``L_min`` the
+smallest smoothed loss, the *valley floor* is the range of learning rates where
+``L <= L_min + 0.1 (L_0 - L_min)``: within a tenth of the whole drop of the loss from its lowest value.
+Its geometric centre ``lr_valley = sqrt(lr_first * lr_last)`` marks where the model learns fastest
+before the loss turns back up, and the suggested peak learning rate is
 
-    lr_peak = factor * lr_min,   factor = 1/10 by default,
+    lr_peak = factor * lr_valley,   factor = 0.3.
 
-as Smith (2017) and fastai advise (the loss is still falling fast an order of magnitude below the
-minimum). The minimum is a robust statistic of a noisy curve, where the steepest slope, the other common
-rule, is a derivative of noise. ``specops train`` with ``optim.lr=auto`` uses this peak for its one-cycle
-schedule; the factor was chosen by measurement (``benchmarks/select_defaults.py``, ``benchmarks/RESULTS.md``).
+The curve's floor is broad and flat, so the location of its single lowest point jitters from seed to
+seed (by up to 3.7x on the benchmark problems); the centre of the floor varies by 1.3-1.5x. The factor
+0.3 and the rule were chosen by measurement on three problems at 20 and 100 epochs
+(``benchmarks/select_defaults.py``; table in ``benchmarks/RESULTS.md``): fastai's classic 1/10 of the
+loss minimum trained too slowly in short runs.
 
 References: L. N. Smith, "Cyclical learning rates for training neural networks", WACV 2017;
 L. N. Smith, "A disciplined approach to neural network hyper-parameters: part 1", arXiv:1803.09820 (2018).
@@ -52,9 +56,10 @@ from specops.training.checkpoint import (
     restore_rng_state,
 )
 
-DEFAULT_FACTOR = 0.1
-START_LR, END_LR, STEPS = 1e-5, 1.0, 81
+DEFAULT_FACTOR = 0.3
+START_LR, END_LR, STEPS = 1e-4, 1.0, 65
 SMOOTHING_HALF_WIDTH = 3
+FLOOR = 0.1  # the valley floor: within this fraction of the loss's whole drop above its minimum
 DIVERGENCE = 4.0
 BETA = 0.9
 
@@ -64,16 +69,16 @@ class RangeTest:
     """The record of a learning-rate range test and its suggestion.
 
     ``lrs[i]`` and ``losses[i]`` are the learning rate and training loss of step ``i``; ``smoothed`` the
-    centred moving average used by the rule; ``lr_min`` the learning rate at its minimum; ``suggestion``
-    ``= factor * lr_min``. ``stopped`` says why the test ended (``"diverged"``, ``"not finite"`` or
-    ``"end_lr"``); ``at_edge`` is true when the minimum is the first or last step, where the suggestion
-    is unreliable (widen ``start_lr``/``end_lr``).
+    centred moving average used by the rule; ``lr_valley`` the centre of its floor; ``suggestion``
+    ``= factor * lr_valley``. ``stopped`` says why the test ended (``"diverged"``, ``"not finite"`` or
+    ``"end_lr"``); ``at_edge`` is true when the floor reaches the first or last step, where the
+    suggestion is unreliable (widen ``start_lr``/``end_lr``).
     """
 
     lrs: list[float]
     losses: list[float]
     smoothed: list[float]
-    lr_min: float
+    lr_valley: float
     suggestion: float
     factor: float
     stopped: str
@@ -108,9 +113,13 @@ def smooth(values: list[float], half_width: int = SMOOTHING_HALF_WIDTH) -> list[
 def suggest(
     lrs: list[float], losses: list[float], factor: float = DEFAULT_FACTOR
 ) -> tuple[float, float, bool, list[float]]:
-    """``(lr_peak, lr_min, at_edge, curve)`` by the module's rule: ``curve`` is the centred moving average
-    of the losses before the first non-finite one, ``lr_min`` the learning rate at its minimum,
-    ``lr_peak = factor * lr_min``; ``at_edge`` when the minimum is the first or last point."""
+    """``(lr_peak, lr_valley, at_edge, curve)`` by the module's rule.
+
+    ``curve`` is the centred moving average of the losses before the first non-finite one; ``lr_valley``
+    the geometric centre of its floor (``curve <= L_min + 0.1 (L_0 - L_min)``); ``lr_peak = factor *
+    lr_valley``; ``at_edge`` when the floor touches the first or the last point (the sweep did not
+    cover the valley: the suggestion is a guess).
+    """
     n = next((i for i, v in enumerate(losses) if not math.isfinite(v)), len(losses))
     if n == 0:
         raise FloatingPointError(
@@ -118,8 +127,12 @@ def suggest(
             f"{lrs[0] if lrs else float('nan'):.1e}): check the data for NaN/inf, or give optim.lr a number"
         )
     curve = smooth(losses[:n])
-    best = min(range(n), key=curve.__getitem__)
-    return factor * lrs[best], lrs[best], best in (0, n - 1), curve
+    start = sum(losses[: min(3, n)]) / min(3, n)
+    lowest = min(curve)
+    floor = [i for i, v in enumerate(curve) if v <= lowest + FLOOR * max(start - lowest, 0.0)]
+    first, last = floor[0], floor[-1]
+    lr_valley = math.sqrt(lrs[first] * lrs[last])
+    return factor * lr_valley, lr_valley, first == 0 or last == n - 1, curve
 
 
 def _cycle(batches: Iterable) -> Iterator:
@@ -163,7 +176,7 @@ def lr_range_test(
     start_lr, end_lr, steps : float, float, int
         The geometric sweep (module docstring).
     factor : float
-        ``suggestion = factor * lr_min``.
+        ``suggestion = factor * lr_valley``.
     divergence, beta : float
         Stop once the running average of the loss exceeds ``divergence`` times its minimum.
     extra_state : modules
@@ -219,12 +232,12 @@ def lr_range_test(
         model.train(was_training)
         restore_rng_state(rng)
     seconds = time.perf_counter() - start
-    suggestion, lr_min, at_edge, curve = suggest(lrs, losses, factor)
+    suggestion, lr_valley, at_edge, curve = suggest(lrs, losses, factor)
     return RangeTest(
         lrs=lrs,
         losses=losses,
         smoothed=curve,
-        lr_min=lr_min,
+        lr_valley=lr_valley,
         suggestion=suggestion,
         factor=factor,
         stopped=stopped,
