@@ -378,6 +378,9 @@ def main() -> None:
     parser.add_argument("--only", choices=["specops", "neuraloperator"], default=None)
     parser.add_argument("--peer-model", choices=["matched", "example"], default="matched")
     parser.add_argument("--write", action="store_true", help="put the table into benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the runs already logged in the .jsonl, run the rest"
+    )
     parser.add_argument("--child", choices=list(PROBLEMS), help=argparse.SUPPRESS)
     parser.add_argument("--train", help=argparse.SUPPRESS)
     parser.add_argument("--test", help=argparse.SUPPRESS)
@@ -401,12 +404,21 @@ def main() -> None:
     sides = [args.only] if args.only else ["specops", "neuraloperator"]
     results: list[dict] = []
     log = WORK / ("bench_train_quick.jsonl" if args.quick else "bench_train.jsonl")
-    log.unlink(missing_ok=True)
+    done: dict[tuple, dict] = {}
+    if args.resume and log.exists():
+        for line in log.read_text().splitlines():
+            r = json.loads(line)
+            done[(r["problem"], r["epochs"], r["seed"], r["side"])] = r
+    else:
+        log.unlink(missing_ok=True)
     for problem in args.problems:
         train, test = files[problem]
         for epochs in args.epochs:
             for i, seed in enumerate(args.seeds):
                 for side in sides if i % 2 == 0 else sides[::-1]:  # alternate the order against drift
+                    if (problem, epochs, seed, side) in done:
+                        results.append(done[(problem, epochs, seed, side)])
+                        continue
                     if side == "specops":
                         r = run_specops(problem, train, test, epochs, seed, args)
                     else:
