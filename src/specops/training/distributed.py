@@ -12,14 +12,14 @@ as one process with batch ``N * B``. Logs and checkpoints are written by rank 0 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 from torch.utils.data.distributed import DistributedSampler
 
 from specops.device import resolve_device
@@ -145,6 +145,39 @@ def epoch_loader(
         generator=torch.Generator(),
         persistent_workers=False,
     )
+
+
+def training_batches(
+    data: Dataset | Iterable,
+    ctx: DistributedContext,
+    *,
+    batch_size: int,
+    seed: int,
+    num_workers: int = 0,
+    pin: bool = False,
+    epochs: int,
+    max_steps: int | None = None,
+) -> tuple[Iterable, ResumableSampler | None, int | None, int]:
+    """``(batches, sampler or None, steps per epoch or None, total steps)`` of a training run.
+
+    A map-style dataset goes through :func:`epoch_loader`; any other iterable (a stream) is used as
+    given, one pass per epoch, and needs ``max_steps`` when it has no length.
+    """
+    if isinstance(data, Dataset) and not isinstance(data, IterableDataset):
+        if len(data) == 0:
+            raise ValueError("the training dataset is empty")
+        loader = epoch_loader(data, ctx, batch_size=batch_size, seed=seed, num_workers=num_workers, pin=pin)
+        sampler, steps_per_epoch = loader.sampler, len(loader)
+    else:
+        loader, sampler = data, None
+        steps_per_epoch = len(data) if hasattr(data, "__len__") else None
+    if max_steps is not None:
+        total = int(max_steps)
+    elif steps_per_epoch is not None:
+        total = int(epochs) * steps_per_epoch
+    else:
+        raise ValueError("a training stream without a length needs max_steps (train.max_steps)")
+    return loader, sampler, steps_per_epoch, total
 
 
 def shard_indices(n: int, ctx: DistributedContext) -> range:

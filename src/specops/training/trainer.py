@@ -3,11 +3,11 @@
 One optimizer step: encode a batch ``{"x", "y"}`` (``FieldNormalization``, the one place fields are
 normalized); under autocast (optional) compute the task's loss; backward (scaled for fp16); clip the
 gradient norm (optional); step the optimizer, the per-step schedule and the weight average (optional).
-After each epoch (every ``eval_every``): validate on decoded predictions, keep ``best.pt``, count
+After each epoch (every ``eval_every``): validate (``training.validation``), keep ``best.pt``, count
 validations without improvement (``EarlyStopping``). ``last.pt`` is written every ``checkpoint_every``
 steps and at every validation; Ctrl-C finishes the step, writes it and raises ``TrainingInterrupted``;
-``fit(..., resume=path)`` continues exactly. Tasks say what a batch means (``training.tasks``);
-``specops.pipeline.build_trainer`` translates a configuration into these arguments.
+``fit(..., resume=path)`` continues exactly. ``specops.pipeline.build_trainer`` translates a
+configuration into these arguments; tasks (``training.tasks``) say what a batch means.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, IterableDataset
+from torch.utils.data import Dataset
 
-from specops.metrics import relative_l2
 from specops.models.base import OperatorModel
 from specops.models.normalization import FieldNormalization
 from specops.seeding import seed_everything
@@ -40,7 +39,8 @@ from specops.training.interrupt import StopRequest, TrainingInterrupted
 from specops.training.logging import LossHistory, RunLogger, truncate_log
 from specops.training.optim import EMA
 from specops.training.stopping import EarlyStopping
-from specops.training.tasks import OperatorTask, Task, unpack_batch
+from specops.training.tasks import OperatorTask, Task
+from specops.training.validation import autocast, encoded_batch, validate, validation_batches
 
 SchedulerFactory = Callable[[torch.optim.Optimizer, int], Any]
 Precision = Literal["fp32", "bf16", "fp16"]
@@ -151,24 +151,12 @@ class Trainer:
         self._last_epoch_mean = math.nan
 
     # -- one step -------------------------------------------------------------------------------------
-    def _autocast(self):
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
-
-    def _encoded(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(x, y)`` of ``batch`` on the device, encoded, and the raw ``y`` for physical metrics."""
-        x, y = unpack_batch(batch)
-        nb = self.device.type == "cuda"
-        x, y = x.to(self.device, non_blocking=nb), y.to(self.device, non_blocking=nb)
-        return self.normalization.encode_input(x), self.normalization.encode_target(y), y
-
     def train_step(self, batch: Any) -> torch.Tensor:
         """One optimizer step on ``batch``; returns the (detached) loss."""
-        x, y, _ = self._encoded(batch)
+        x, y, _ = encoded_batch(batch, self.normalization, self.device)
         self.wrapped.train()
         self.optimizer.zero_grad(set_to_none=True)
-        with self._autocast():
+        with autocast(self.device, self.amp_dtype):
             loss = self.task.loss(self.forward, x, y, self.loss_fn, self.normalization.feedback)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -188,40 +176,21 @@ class Trainer:
             self.ema.update(self.model)
         return loss.detach()
 
-    # -- validation -----------------------------------------------------------------------------------
-    @torch.no_grad()
     def validate(self, data: Dataset | Iterable, batch_size: int | None = None) -> dict[str, float]:
-        """Mean loss (encoded) and relative L2 error (decoded, physical units) over ``data``.
-
-        With EMA on, the averaged weights are evaluated. In a multi-process run each process takes its
-        share and the sums are combined, so every process gets the same numbers.
-        """
+        """Mean loss (encoded) and relative L2 error (decoded, physical units) over ``data``
+        (``training.validation``); with EMA on, of the averaged weights."""
         batch_size = batch_size or self.eval_batch_size or self.batch_size
-        if isinstance(data, Dataset) and not isinstance(data, IterableDataset):
-            indices = list(ddp.shard_indices(len(data), self.dist))
-            loader: Iterable = DataLoader(torch.utils.data.Subset(data, indices), batch_size=batch_size)
-        else:
-            loader = data
-        totals = torch.zeros(3, dtype=torch.float64, device=self.device)
-        context = self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext()
-        was_training = self.model.training
-        self.model.eval()
-        fields = self.task.fields
-        try:
-            with context:
-                for batch in loader:
-                    x, y, raw = self._encoded(batch)
-                    with self._autocast():
-                        pred = self.task.predict(self.model, x, y, self.normalization.feedback).float()
-                    loss = self.loss_fn(fields(pred), fields(y))
-                    rel = relative_l2(fields(self.normalization.decode_output(pred)), fields(raw))
-                    n = torch.tensor(raw.shape[0], dtype=torch.float64, device=self.device)
-                    totals += torch.stack([loss.double() * n, rel.double().mean(1).sum(), n])
-        finally:
-            self.model.train(was_training)
-        ddp.all_reduce_sum(totals, self.dist)
-        count = max(totals[2].item(), 1.0)
-        return {"val_loss": totals[0].item() / count, "val_rel_l2": totals[1].item() / count}
+        with self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext():
+            return validate(
+                self.model,
+                validation_batches(data, self.dist, batch_size),
+                task=self.task,
+                loss_fn=self.loss_fn,
+                normalization=self.normalization,
+                device=self.device,
+                ctx=self.dist,
+                amp_dtype=self.amp_dtype,
+            )
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def _checkpoint_dir(self) -> Path:
@@ -272,7 +241,16 @@ class Trainer:
         dict with ``step``, ``epoch``, ``best_val_rel_l2``, ``stopped_early``, ``train_loss`` (the mean
         over the last epoch) and the paths of the checkpoints.
         """
-        loader, sampler, steps_per_epoch, total = self._plan(train_data, num_workers)
+        loader, sampler, steps_per_epoch, total = ddp.training_batches(
+            train_data,
+            self.dist,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            num_workers=num_workers,
+            pin=self.device.type == "cuda",
+            epochs=self.epochs,
+            max_steps=self.max_steps,
+        )
         self._begin(resume, total)
         logger = RunLogger(
             self.run_dir,
@@ -302,32 +280,6 @@ class Trainer:
         finally:
             logger.close()
         return self._summary()
-
-    def _plan(self, train_data, num_workers: int):
-        """``(loader, sampler or None, steps per epoch or None, total steps)`` for ``train_data``."""
-        if isinstance(train_data, Dataset) and not isinstance(train_data, IterableDataset):
-            if len(train_data) == 0:
-                raise ValueError("the training dataset is empty")
-            loader = ddp.epoch_loader(
-                train_data,
-                self.dist,
-                batch_size=self.batch_size,
-                seed=self.seed,
-                num_workers=num_workers,
-                pin=self.device.type == "cuda",
-            )
-            sampler = loader.sampler
-            steps_per_epoch = len(loader)
-        else:
-            loader, sampler = train_data, None
-            steps_per_epoch = len(train_data) if hasattr(train_data, "__len__") else None
-        if self.max_steps is not None:
-            total = int(self.max_steps)
-        elif steps_per_epoch is not None:
-            total = self.epochs * steps_per_epoch
-        else:
-            raise ValueError("a training stream without a length needs max_steps (train.max_steps)")
-        return loader, sampler, steps_per_epoch, total
 
     def _begin(self, resume: str | os.PathLike | None, total: int) -> None:
         """Build the schedule for ``total`` steps; restore a checkpoint or seed a fresh start."""
