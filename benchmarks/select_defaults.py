@@ -13,7 +13,9 @@ bench_train.py). Candidates ("auto" is the learning-rate range test's suggestion
 - ``cosine auto/3``, ``cosine auto*3``: from a third of / three times the suggestion: is the rule's
   factor near the best one?
 - ``one-cycle auto``: one-cycle (cosine warm-up over 30%, then cosine decay) peaking at the suggestion;
-- ``cosine auto wd 1e-1``: AdamW weight decay 0.1 instead of 1e-4.
+- ``cosine auto wd 1e-1``: AdamW weight decay 0.1 instead of 1e-4;
+- ``cosine auto h1``: the relative H1 loss (neuraloperator's example trains on H1): does it explain the
+  peer's lower error on Darcy at 100 epochs (bench_train.py)?
 
 A first round (same script before the rule was final; table in RESULTS.md) compared one-cycle with cosine
 and three weight decays; this one checks the final rule. Each run is a fresh process with one torch
@@ -51,6 +53,7 @@ CANDIDATES = {
     "cosine auto*3": ("cosine", ("auto", 3.0), []),
     "one-cycle auto": ("one-cycle", ("auto", 1.0), []),
     "cosine auto wd 1e-1": ("cosine", ("auto", 1.0), ["optim.weight_decay=1e-1"]),
+    "cosine auto h1": ("cosine", ("auto", 1.0), ["train.loss=h1"]),
 }
 
 

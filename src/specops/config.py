@@ -136,7 +136,7 @@ class TrainConfig:
     history: int = 1
     horizon: int = 1
     unroll_steps: int = 1
-    loss: str = "l2"
+    loss: str = "h1"
     epochs: int = 100
     max_steps: int | None = None
     batch_size: int = 32
