@@ -30,11 +30,11 @@ def test_threads_auto_leaves_busy_cores_alone(monkeypatch):
     monkeypatch.delenv("SPECOPS_THREADS", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(device, "_usable_cores", lambda: 2)
-    monkeypatch.setattr(device.os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    monkeypatch.setattr(device, "busy_cores", lambda: 0.1)
     assert device.choose_threads("auto") == 2
-    monkeypatch.setattr(device.os, "getloadavg", lambda: (1.2, 0.0, 0.0))  # another process on one core
+    monkeypatch.setattr(device, "busy_cores", lambda: 1.2)  # another process on one core
     assert device.choose_threads("auto") == 1
-    monkeypatch.setattr(device.os, "getloadavg", lambda: (7.0, 0.0, 0.0))
+    monkeypatch.setattr(device, "busy_cores", lambda: 7.0)
     assert device.choose_threads("auto") == 1
     assert device.choose_threads("3") == 3
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
@@ -51,3 +51,29 @@ def test_cli_threads_apply_to_the_command_only():
     with cli._threads("2"):
         assert torch.get_num_threads() == 2
     assert torch.get_num_threads() == before
+
+
+def test_busy_cores_counts_what_runs_in_the_window_not_the_load_average(tmp_path, monkeypatch):
+    """Two snapshots of /proc/stat: the busy share of the ticks between them times the number of CPUs,
+    whatever the (slowly decaying) load average says."""
+    from specops import device
+
+    stat = tmp_path / "stat"
+    snapshots = iter(
+        [
+            "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0 0 0\ncpu1 x\ncpu2 x\ncpu3 x\nintr 1\n",
+            "cpu  150 0 150 950 0 0 0 0 0 0\ncpu0 x\ncpu1 x\ncpu2 x\ncpu3 x\nintr 1\n",
+        ]
+    )
+
+    def snapshot(seconds):
+        stat.write_text(next(snapshots))
+
+    stat.write_text("")
+    snapshot(0)
+    monkeypatch.setattr(device.time, "sleep", snapshot)
+    monkeypatch.setattr(device.os, "getloadavg", lambda: (2.0, 2.0, 2.0))
+    # deltas: busy (user + system) 100 of 250 ticks on 4 CPUs -> 1.6 busy cores
+    assert device.busy_cores(stat=str(stat)) == pytest.approx(1.6)
+    # no /proc/stat (macOS, Windows): the load average
+    assert device.busy_cores(stat=str(tmp_path / "missing")) == 2.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 
@@ -56,13 +57,46 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _cpu_times(stat: str = "/proc/stat") -> tuple[float, float, int] | None:
+    """``(busy, total, number of CPUs)`` in clock ticks since boot from ``/proc/stat`` (None: unreadable)."""
+    try:
+        with open(stat) as fh:
+            lines = fh.read().splitlines()
+        fields = [float(v) for v in lines[0].split()[1:]]
+    except (OSError, IndexError, ValueError):
+        return None
+    if len(fields) < 5:
+        return None
+    n_cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+    return total - idle, total, max(n_cpus, 1)
+
+
+def busy_cores(window: float = 0.25, stat: str = "/proc/stat") -> float:
+    """How many cores other processes keep busy now: the machine's non-idle time over ``window`` seconds
+    of ``/proc/stat`` (this process sleeps meanwhile), or the 1-minute load average where there is no
+    ``/proc/stat``. The load average decays over minutes, so right after a heavy run (a previous
+    ``specops`` command) it still counts cores that are idle again; the window sees only what runs now."""
+    first = _cpu_times(stat)
+    if first is not None:
+        time.sleep(window)
+        second = _cpu_times(stat)
+        if second is not None and second[1] > first[1]:
+            return (second[0] - first[0]) / (second[1] - first[1]) * second[2]
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
 def choose_threads(requested: int | str | None = "auto") -> int:
     """Torch threads for this process: ``requested`` if a number, else (``auto``) the usable cores that
-    other processes leave idle, from the 1-minute load average, at least 1.
+    other processes leave idle now (:func:`busy_cores`), at least 1.
 
     On a 2-core machine with the other core busy, two OpenMP threads on small tensors spend their time in
     barrier waits: ``make demo`` took 652 s with two threads against 172 s with one (the test suite 508 s
-    against 97 s); on an idle machine both threads are used. ``OMP_NUM_THREADS`` set by the user wins
+    against 97 s); on an idle machine two threads are faster (the demo 77 s against 109 s). ``OMP_NUM_THREADS`` set by the user wins
     over ``auto``, as does the ``SPECOPS_THREADS`` environment variable.
     """
     if requested in (None, "auto"):
@@ -78,8 +112,4 @@ def choose_threads(requested: int | str | None = "auto") -> int:
             raise ValueError(f"threads={requested!r} must be a positive integer or 'auto'")
         return threads
     cores = _usable_cores()
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        busy = 0.0
-    return max(1, min(cores, round(cores - busy)))
+    return max(1, min(cores, round(cores - busy_cores())))
