@@ -53,27 +53,27 @@ def test_cli_threads_apply_to_the_command_only():
     assert torch.get_num_threads() == before
 
 
-def test_busy_cores_counts_what_runs_in_the_window_not_the_load_average(tmp_path, monkeypatch):
-    """Two snapshots of /proc/stat: the busy share of the ticks between them times the number of CPUs,
-    whatever the (slowly decaying) load average says."""
+def test_busy_cores_counts_what_runs_now_on_our_cores_not_the_load_average(tmp_path, monkeypatch):
+    """Two snapshots of /proc/stat: the busy share of each usable CPU's ticks between them, summed;
+    CPUs outside this process's affinity and the (slowly decaying) load average do not count."""
     from specops import device
 
     stat = tmp_path / "stat"
+    # cpu0: 30 of 100 ticks busy; cpu1: 90 of 100 busy; cpu2 (not usable): all busy
     snapshots = iter(
         [
-            "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0 0 0\ncpu1 x\ncpu2 x\ncpu3 x\nintr 1\n",
-            "cpu  150 0 150 950 0 0 0 0 0 0\ncpu0 x\ncpu1 x\ncpu2 x\ncpu3 x\nintr 1\n",
+            "cpu  0 0 0 0 0\ncpu0 10 0 10 70 10 0 0 0 0 0\ncpu1 50 0 0 50 0\ncpu2 100 0 0 0 0\nintr 5\n",
+            "cpu  0 0 0 0 0\ncpu0 30 0 20 130 20 0 0 0 0 0\ncpu1 130 0 10 60 0\ncpu2 200 0 0 0 0\nintr 9\n",
         ]
     )
 
     def snapshot(seconds):
         stat.write_text(next(snapshots))
 
-    stat.write_text("")
     snapshot(0)
     monkeypatch.setattr(device.time, "sleep", snapshot)
+    monkeypatch.setattr(device, "_usable_set", lambda: {0, 1})
     monkeypatch.setattr(device.os, "getloadavg", lambda: (2.0, 2.0, 2.0))
-    # deltas: busy (user + system) 100 of 250 ticks on 4 CPUs -> 1.6 busy cores
-    assert device.busy_cores(stat=str(stat)) == pytest.approx(1.6)
+    assert device.busy_cores(stat=str(stat)) == pytest.approx(0.3 + 0.9)
     # no /proc/stat (macOS, Windows): the load average
     assert device.busy_cores(stat=str(tmp_path / "missing")) == 2.0

@@ -50,40 +50,49 @@ def resolve_device(requested: str | torch.device | None = "auto", *, what: str =
     return device
 
 
-def _usable_cores() -> int:
+def _usable_set() -> set[int] | None:
     try:
-        return len(os.sched_getaffinity(0))
+        return set(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        return None
 
 
-def _cpu_times(stat: str = "/proc/stat") -> tuple[float, float, int] | None:
-    """``(busy, total, number of CPUs)`` in clock ticks since boot from ``/proc/stat`` (None: unreadable)."""
+def _usable_cores() -> int:
+    usable = _usable_set()
+    return len(usable) if usable else (os.cpu_count() or 1)
+
+
+def _cpu_ticks(stat: str) -> dict[int, tuple[float, float]] | None:
+    """``{cpu: (busy, total)}`` clock ticks since boot, per CPU, from ``/proc/stat`` (None: unreadable)."""
+    ticks = {}
     try:
         with open(stat) as fh:
-            lines = fh.read().splitlines()
-        fields = [float(v) for v in lines[0].split()[1:]]
-    except (OSError, IndexError, ValueError):
+            for line in fh:
+                name, *values = line.split()
+                if name.startswith("cpu") and name[3:].isdigit() and len(values) >= 5:
+                    fields = [float(v) for v in values[:8]]  # user nice system idle iowait irq softirq steal
+                    ticks[int(name[3:])] = (sum(fields) - fields[3] - fields[4], sum(fields))
+    except (OSError, ValueError):
         return None
-    if len(fields) < 5:
-        return None
-    n_cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
-    idle = fields[3] + fields[4]  # idle + iowait
-    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
-    return total - idle, total, max(n_cpus, 1)
+    return ticks or None
 
 
 def busy_cores(window: float = 0.25, stat: str = "/proc/stat") -> float:
-    """How many cores other processes keep busy now: the machine's non-idle time over ``window`` seconds
-    of ``/proc/stat`` (this process sleeps meanwhile), or the 1-minute load average where there is no
-    ``/proc/stat``. The load average decays over minutes, so right after a heavy run (a previous
-    ``specops`` command) it still counts cores that are idle again; the window sees only what runs now."""
-    first = _cpu_times(stat)
+    """How many of this process's usable cores other processes keep busy now: their non-idle share over
+    ``window`` seconds of ``/proc/stat`` (this process sleeps meanwhile), or the 1-minute load average
+    where there is no ``/proc/stat``. The load average decays over minutes, so right after a heavy run (a
+    previous ``specops`` command) it still counts cores that are idle again; the window sees what runs now.
+    """
+    first = _cpu_ticks(stat)
     if first is not None:
         time.sleep(window)
-        second = _cpu_times(stat)
-        if second is not None and second[1] > first[1]:
-            return (second[0] - first[0]) / (second[1] - first[1]) * second[2]
+        second = _cpu_ticks(stat) or {}
+        usable = _usable_set() or set(second)
+        busy = 0.0
+        for cpu in usable & set(first) & set(second):
+            elapsed = second[cpu][1] - first[cpu][1]
+            busy += (second[cpu][0] - first[cpu][0]) / elapsed if elapsed > 0 else 0.0
+        return busy
     try:
         return os.getloadavg()[0]
     except (AttributeError, OSError):
@@ -96,8 +105,8 @@ def choose_threads(requested: int | str | None = "auto") -> int:
 
     On a 2-core machine with the other core busy, two OpenMP threads on small tensors spend their time in
     barrier waits: ``make demo`` took 652 s with two threads against 172 s with one (the test suite 508 s
-    against 97 s); on an idle machine two threads are faster (the demo 77 s against 109 s). ``OMP_NUM_THREADS`` set by the user wins
-    over ``auto``, as does the ``SPECOPS_THREADS`` environment variable.
+    against 97 s); on an idle machine two threads are faster (the demo 77 s against 109 s).
+    ``OMP_NUM_THREADS`` set by the user wins over ``auto``, as does the ``SPECOPS_THREADS`` variable.
     """
     if requested in (None, "auto"):
         env = os.environ.get("SPECOPS_THREADS") or os.environ.get("OMP_NUM_THREADS")
