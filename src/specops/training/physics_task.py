@@ -94,8 +94,8 @@ class PhysicsTask:
             pred = self._step(forward, self.normalization.encode_input(inputs))
         elif pred is None:
             pred = self._step(forward, x)
-        outputs = self.normalization.decode_output(pred.float())
-        return self.physics(inputs.float(), outputs)
+        outputs = self.normalization.decode_output(_full_precision(pred))
+        return self.physics(_full_precision(inputs), outputs)
 
     def loss(
         self, forward: Forward, x: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module, feedback: Feedback
@@ -105,7 +105,7 @@ class PhysicsTask:
         if self.data_weight:
             labelled = labelled_samples(y)
             if bool(labelled.any()):
-                data = loss_fn(self.fields(pred[labelled]).float(), self.fields(y[labelled]))
+                data = loss_fn(_full_precision(self.fields(pred[labelled])), self.fields(y[labelled]))
                 total = total + self.data_weight * data
         if not isinstance(total, torch.Tensor):  # a batch without labels in data-only training
             total = pred.sum() * 0.0
@@ -119,6 +119,11 @@ class PhysicsTask:
             f"PhysicsTask({type(self.base).__name__}, physics_weight={self.physics_weight:g}, "
             f"data_weight={self.data_weight:g}, refine={self.refine})"
         )
+
+
+def _full_precision(t: torch.Tensor) -> torch.Tensor:
+    """Half-precision outputs of autocast in float32 (residuals and norms are never taken in half)."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
 
 def _operator(forward: Forward, x: torch.Tensor) -> torch.Tensor:
