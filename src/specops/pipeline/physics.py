@@ -5,8 +5,9 @@ training file, hidden labels for label-free and mixed training, and the task tha
   hidden); the output normaliser is the identity (fitting it would read the labels); validation and
   evaluation still compare with the stored outputs. The validation loss is relative L2.
 - ``train.physics_weight=w`` with a data loss: the residual is added with weight ``w``.
-- ``data.labelled_fraction=f``: only the first ``round(f n_train)`` training samples keep their targets
-  (the output normaliser is fitted on them); the data loss sees those, the residual sees all.
+- ``data.labelled_fraction=f``: only the first ``round(f n_train)`` training samples (whole trajectories:
+  all their windows) keep their targets (the output normaliser is fitted on them); the data loss sees
+  those, the residual sees all.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ def hide_labels(cfg: Config, data: Any) -> Any:
             )
         return data
     n_train = len(data.train)
-    labelled = n_labelled(cfg, n_train)
+    per_sample = int(getattr(data.train, "windows_per_sample", 1))  # trajectories: whole ones are labelled
+    labelled = n_labelled(cfg, n_train // per_sample) * per_sample
     if labelled == n_train:
         return data
     kind = "gaussian" if cfg.data.normalize and labelled else "none"
