@@ -87,3 +87,19 @@ def test_label_free_training_lowers_the_residual_and_finetune_lowers_it_further(
     assert "mean_rel_l2_after" in summary
     again = main(["finetune", str(run), "--data", str(darcy_file), "--steps", "1", "--threads", "1"])
     assert again == 2 and "--overwrite" in capsys.readouterr().err
+
+
+def test_mixed_trajectory_runs_label_whole_trajectories(tmp_path):
+    path = generate_dataset(
+        HeatProblem(resolution=8, n_times=5, T=0.2), 5, tmp_path / "traj.h5", progress=False
+    )
+    cfg = load_config(
+        None,
+        [f"data.path={path}", "data.n_test=1", "train.mode=autoregressive", "train.horizon=2"]
+        + ["train.physics_weight=1", "data.labelled_fraction=0.5"],
+    )
+    data = hide_labels(cfg, load_run_data(cfg))
+    per = data.train.windows_per_sample
+    assert per == 3 and len(data.train) == 12  # 4 trajectories of 5 frames: windows 1 -> 2
+    labelled = [bool(torch.isfinite(data.train[i]["y"]).all()) for i in range(len(data.train))]
+    assert labelled == [True] * 2 * per + [False] * 2 * per

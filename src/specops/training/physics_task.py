@@ -16,8 +16,6 @@ can be imposed at a higher resolution than the labels.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -128,10 +126,3 @@ def _full_precision(t: torch.Tensor) -> torch.Tensor:
 
 def _operator(forward: Forward, x: torch.Tensor) -> torch.Tensor:
     return forward(x)
-
-
-def describe(task: Any) -> str:
-    """One line for the log: the task and, for physics tasks, the residual."""
-    if isinstance(task, PhysicsTask):
-        return f"{task!r} with {task.physics.extra_repr()}"
-    return type(task).__name__
