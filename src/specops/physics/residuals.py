@@ -129,8 +129,13 @@ class EvolutionResidual:
 
         ``t`` is passed to the explicit terms; the built-in forcings do not depend on time.
         """
+        if u.dim() != self.ndim + 2 or u.shape[1] != self.equation.n_channels:
+            raise ValueError(
+                f"u has shape {tuple(u.shape)}; {self.equation.name} states are (batch, "
+                f"{self.equation.n_channels}, {', '.join(['n'] * self.ndim)})"
+            )
+        # no scan for NaN here (a device synchronisation per step): a NaN prediction shows in the loss
         eq = self.on_grid(u.shape[2:])
-        eq.check_state(u.detach() if u.requires_grad else u, "u")
         u_hat = eq.to_spectral(u)
         return eq.to_physical(eq.explicit_terms(u_hat, t) + eq.implicit_terms(u_hat))
 

@@ -110,10 +110,12 @@ class HiddenLabels(Dataset):
 
 def hide_labels(cfg: Config, data: Any) -> Any:
     """``RunData`` for a physics-informed run: the training split with the labels it may not read hidden,
-    and normalisers fitted without them (input normaliser on every input; output normaliser on the
-    labelled samples, the identity without any; the input normaliser needs no labels and is kept)."""
+    and the output normaliser fitted on the labelled samples only (the identity without any); the input
+    normaliser reads no labels and is kept."""
     if not uses_physics(cfg):
-        if cfg.data.labelled_fraction < 1 or cfg.train.loss == PHYSICS_LOSS:
+        if cfg.train.loss == PHYSICS_LOSS:
+            raise ConfigError("train.loss=physics with train.physics_weight=0 leaves nothing to train on")
+        if cfg.data.labelled_fraction < 1:
             raise ConfigError(
                 f"data.labelled_fraction={cfg.data.labelled_fraction} hides labels, which only a physics-informed "
                 f"run can do without: set train.physics_weight (or train.loss=physics), or lower data.n_train"
