@@ -25,7 +25,8 @@ def to_plain(value: Any, where: str) -> Any:
     """``value`` as data a weights-only checkpoint (and YAML) can hold; ``TypeError`` naming ``where``.
 
     Numbers, strings, booleans and None stay; numpy/torch scalars become numbers; tuples become lists;
-    ``Options`` groups (``SpectralConvSpec``, ...) become mappings of their fields.
+    ``Options`` groups (``SpectralConvSpec``, ...) become mappings of their fields; a registered model
+    (a wrapper's inner model) becomes ``{"name", "kwargs"}``, which ``MODELS.create`` rebuilds.
     """
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -33,6 +34,9 @@ def to_plain(value: Any, where: str) -> Any:
         return value.item()
     if isinstance(value, Options):
         return to_plain(value.to_plain(), where)
+    if isinstance(value, nn.Module) and MODELS.name_of(type(value)) and isinstance(value.init_args, dict):
+        # a registered model given to another (a wrapper's inner model): its name and arguments
+        return {"name": MODELS.name_of(type(value)), "kwargs": to_plain(value.init_args, f"{where}.kwargs")}
     if isinstance(value, (list, tuple)):
         return [to_plain(v, where) for v in value]
     if isinstance(value, Mapping):
