@@ -210,7 +210,7 @@ def main() -> None:
             times, _ = train(model, data, 1, 16, 1e-3, scale)
             model.load_state_dict(base.state_dict())
         else:
-            times, last = train(model, data, epochs, 16, 3e-3, scale)
+            times, _ = train(model, data, epochs, 16, 3e-3, scale)
             trained[name] = model
         model.eval()
         err = test_error(model, data["xte"], data["yte"], scale)

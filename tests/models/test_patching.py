@@ -120,3 +120,11 @@ def test_bad_patching_names_the_argument_and_what_works():
         MultigridPatching(fno(2, 1), levels=-1)
     with pytest.raises(ValueError, match=r"patches=\[2, 2, 2\] must have 2 entries"):
         MultigridPatching(fno(2, 1), patches=[2, 2, 2])
+
+
+def test_an_inner_model_that_cannot_be_rebuilt_is_named_when_saving(tmp_path):
+    wrapped = MultigridPatching(Pointwise(1, 1, 1), patches=2)
+    with pytest.raises(
+        TypeError, match=r"MultigridPatching\.model is a Pointwise, which is not a registered"
+    ):
+        specops.save(wrapped, tmp_path / "x.pt")

@@ -34,9 +34,15 @@ def to_plain(value: Any, where: str) -> Any:
         return value.item()
     if isinstance(value, Options):
         return to_plain(value.to_plain(), where)
-    if isinstance(value, nn.Module) and MODELS.name_of(type(value)) and isinstance(value.init_args, dict):
+    recorded = getattr(value, "init_args", None)
+    if isinstance(value, nn.Module) and MODELS.name_of(type(value)) and isinstance(recorded, dict):
         # a registered model given to another (a wrapper's inner model): its name and arguments
-        return {"name": MODELS.name_of(type(value)), "kwargs": to_plain(value.init_args, f"{where}.kwargs")}
+        return {"name": MODELS.name_of(type(value)), "kwargs": to_plain(recorded, f"{where}.kwargs")}
+    if isinstance(value, nn.Module):
+        raise TypeError(
+            f"{where} is a {type(value).__name__}, which is not a registered specops model, so a checkpoint "
+            f"cannot rebuild it: register its class with @specops.register_model('name')"
+        )
     if isinstance(value, (list, tuple)):
         return [to_plain(v, where) for v in value]
     if isinstance(value, Mapping):
