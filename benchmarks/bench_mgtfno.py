@@ -17,7 +17,7 @@ Memory: peak bytes of live tensors during one training step (forward + backward)
 drops a storage when it dies; per sample = the slope between batch 2 and batch 4 (fixed costs such as
 the weights' gradients cancel).
 
-    PYTHONPATH=src python benchmarks/bench_mgtfno.py            # full run (~15 min, 1 thread)
+    PYTHONPATH=src python benchmarks/bench_mgtfno.py            # full run (~15 min on 1 free core; 23 min on a shared one)
     PYTHONPATH=src python benchmarks/bench_mgtfno.py --quick    # smoke run
 """
 

@@ -65,13 +65,9 @@ def _positive(value: Any) -> bool:
 
 @dataclass
 class PatchingConfig:
-    """Multigrid patching around the model (MG-TFNO, ``specops.models.MultigridPatching``).
-
-    ``patches`` per axis (one number: every axis), ``levels`` coarser views per patch as extra channels,
-    ``padding`` overlap per side as a fraction of the grid, ``periodic`` wrap around (null: from the data
-    file's boundary), ``sequential`` one patch position at a time (less memory, a second forward). Unset
-    values come from a patched preset (``mg-tfno-2d``), else mean no patching (1 patch, 0 levels, 0).
-    """
+    """Multigrid patching around the model (MG-TFNO, ``specops.models.MultigridPatching``): ``patches`` per
+    axis, ``levels`` coarse views, ``padding`` overlap (fraction of the grid), ``periodic`` (null: the data
+    file's boundary), ``sequential`` patches. Unset keys come from a patched preset, else mean no patching."""
 
     patches: int | list[int] | None = None
     levels: int | None = None
@@ -81,17 +77,12 @@ class PatchingConfig:
 
     def __post_init__(self) -> None:
         counts = [self.patches] if isinstance(self.patches, int) else self.patches or []
-        _check(
-            "model.patching",
-            {
-                "patches": (all(c >= 1 for c in counts), f"positive counts, got {self.patches}"),
-                "levels": (self.levels is None or self.levels >= 0, f"0 or more, got {self.levels}"),
-                "padding": (
-                    self.padding is None or 0 <= self.padding < 1,
-                    f"a fraction of the grid in [0, 1), got {self.padding}",
-                ),
-            },
-        )
+        rules = {
+            "patches": (all(c >= 1 for c in counts), f"positive counts, got {self.patches}"),
+            "levels": (self.levels is None or self.levels >= 0, f"0 or more, got {self.levels}"),
+            "padding": (self.padding is None or 0 <= self.padding < 1, f"in [0, 1), got {self.padding}"),
+        }
+        _check("model.patching", rules)
 
 
 @dataclass

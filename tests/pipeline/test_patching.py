@@ -63,7 +63,7 @@ def test_patching_the_grid_does_not_allow_is_refused_before_training():
         build("model.patching.patches=3")
     with pytest.raises(ConfigError, match=r"model\.patching: levels=4 strides 16 points"):
         build("model.patching.patches=2", "model.patching.levels=4")
-    with pytest.raises(ConfigError, match=r"model\.patching\.padding must be a fraction"):
+    with pytest.raises(ConfigError, match=r"model\.patching\.padding must be in \[0, 1\), got 2"):
         build("model.patching.padding=2")
 
 

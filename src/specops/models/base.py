@@ -38,18 +38,14 @@ def to_plain(value: Any, where: str) -> Any:
     if isinstance(value, nn.Module) and MODELS.name_of(type(value)) and isinstance(recorded, dict):
         # a registered model given to another (a wrapper's inner model): its name and arguments
         return {"name": MODELS.name_of(type(value)), "kwargs": to_plain(recorded, f"{where}.kwargs")}
-    if isinstance(value, nn.Module):
-        raise TypeError(
-            f"{where} is a {type(value).__name__}, which is not a registered specops model, so a checkpoint "
-            f"cannot rebuild it: register its class with @specops.register_model('name')"
-        )
     if isinstance(value, (list, tuple)):
         return [to_plain(v, where) for v in value]
     if isinstance(value, Mapping):
         return {str(k): to_plain(v, f"{where}.{k}") for k, v in value.items()}
     raise TypeError(
         f"{where}={value!r} cannot be saved in a checkpoint: constructor arguments must be numbers, "
-        f"strings, booleans, None, or lists/dicts of them (pass names, e.g. activation='gelu')"
+        f"strings, booleans, None, or lists/dicts of them (pass names, e.g. activation='gelu'); a model "
+        f"given to another (a wrapper's inner model) must be registered with @specops.register_model"
     )
 
 

@@ -125,10 +125,12 @@ class MultigridPatching(OperatorModel):
 
     @property
     def n_patches(self) -> int:
+        """Patches per sample, ``prod(patches)``."""
         return math.prod(self.patches)
 
     @property
     def n_modes(self) -> tuple[int, ...]:
+        """The inner model's kept modes (settable when the inner model's are)."""
         return self.model.n_modes
 
     @n_modes.setter
