@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 from specops.layers import FNOBlock, SpectralConv
 from specops.losses import H1FDLoss, LpLoss, SobolevLoss
-from specops.models import FNO, IFNO, TFNO, OperatorModel, load, register_model, save
+from specops.models import FNO, IFNO, TFNO, MultigridPatching, OperatorModel, load, register_model, save
 from specops.registry import MODELS
 
 
@@ -46,6 +46,7 @@ __all__ = [
     "FNOBlock",
     "H1FDLoss",
     "LpLoss",
+    "MultigridPatching",
     "OperatorModel",
     "SobolevLoss",
     "SpectralConv",

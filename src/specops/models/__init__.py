@@ -3,6 +3,7 @@
 from specops.models.base import OperatorModel, register_model
 from specops.models.fno import FNO, IFNO, TFNO
 from specops.models.normalization import FieldNormalization
+from specops.models.patching import MultigridPatching
 from specops.models.predictor import Predictor
 from specops.models.rollout import rollout
 from specops.models.serialization import load, save
@@ -12,6 +13,7 @@ __all__ = [
     "IFNO",
     "TFNO",
     "FieldNormalization",
+    "MultigridPatching",
     "OperatorModel",
     "Predictor",
     "load",

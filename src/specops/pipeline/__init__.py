@@ -6,7 +6,8 @@
 ``specops.load`` and resumes training), ``results.json``, ``figures/*.png`` and ``report.md``.
 
 Modules: ``build`` (configuration -> model, task, trainer), ``data`` (splits, normalizers, test sets),
-``lr`` (``optim.lr=auto``), ``train``, ``evaluate`` (and the loaders of trained runs), ``demo``.
+``lr`` (``optim.lr=auto``), ``patching`` (``model.patching``: the model in ``MultigridPatching``), ``train``,
+``evaluate`` (and the loaders of trained runs), ``demo``.
 """
 
 from specops.pipeline.build import adapt_to_data, build_model, build_trainer, check_model_args, clamp_modes
