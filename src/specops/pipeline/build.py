@@ -141,6 +141,12 @@ def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str
         pre.append(f"n_modes: {modes} -> {[modes[0]] * ndim} (the data have {ndim} spatial axes)")
         args = {**cfg.model.args, "n_modes": [modes[0]] * ndim}
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
+    if data.kind == "trajectory" and "state_channels" not in cfg.model.args:
+        # trajectory models that take frames as (time, channel) learn how many channels one frame has
+        target = MODELS.get(cfg.model.name).target if cfg.model.name in MODELS.names() else None
+        if target is not None and "state_channels" in inspect.signature(target).parameters:
+            args = {**cfg.model.args, "state_channels": int(data.in_channels)}
+            cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
     cfg, notes = adapt_to_data(cfg, in_channels=c_in, out_channels=c_out, shape=data.spatial_shape)
     try:
         model = MODELS.create(cfg.model.name, **cfg.model.args)
