@@ -202,10 +202,14 @@ class SFNO(OperatorModel):
         last = u[..., -1:]
         return torch.cat([last, self.reduce(h)], dim=-1), last
 
-    def head(self, latent: torch.Tensor, last: torch.Tensor, out_steps: int) -> torch.Tensor:
+    def head(
+        self, latent: torch.Tensor, last: torch.Tensor, out_steps: int, conv: SpaceTimeConv | None = None
+    ) -> torch.Tensor:
         """The output layer: ``last + K_out(latent)`` over ``out_steps`` steps (Leray-projected for
-        velocities), as a trajectory ``(batch, out_steps, C, *space)``."""
-        y = last + self.out_conv(latent, out_steps=out_steps + 1)[..., -out_steps:]
+        velocities), as a trajectory ``(batch, out_steps, C, *space)``. ``conv`` replaces ``K_out`` (the
+        refined layer of ``specops.training.refine``)."""
+        conv = self.out_conv if conv is None else conv
+        y = last + conv(latent, out_steps=out_steps + 1)[..., -out_steps:]
         y = y.movedim(-1, 1)
         return leray_projection(y, self.dim) if self.leray else y
 
