@@ -18,7 +18,7 @@ for Turbulent Flows", ICLR 2025, sec. 3. The map is ``u(., t_1..t_in) -> u(., t_
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -38,7 +38,9 @@ SpectralOptions = SpectralConvSpec | Mapping[str, Any] | None
 class SpaceTimeBlock(nn.Module):
     """``h <- act( MLP(K h) + W h )``, ``K`` a space-time spectral convolution, ``W`` pointwise."""
 
-    def __init__(self, conv: SpaceTimeConv, mlp: nn.Module, activation) -> None:
+    def __init__(
+        self, conv: SpaceTimeConv, mlp: nn.Module, activation: Callable[[torch.Tensor], torch.Tensor]
+    ) -> None:
         super().__init__()
         self.conv, self.mlp = conv, mlp
         self.pointwise = PointwiseLinear(conv.in_channels, conv.out_channels)
