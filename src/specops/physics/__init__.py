@@ -18,8 +18,9 @@ from specops.physics.build import (
     residual_for_problem,
     residual_from_metadata,
 )
+from specops.physics.loss import PhysicsLoss
 from specops.physics.norms import boundary_norm, dirichlet_sobolev_norm, dst1, time_rms
-from specops.physics.residuals import DarcyResidual, EvolutionResidual, regrid
+from specops.physics.residuals import DarcyResidual, EvolutionResidual, fourier_resample, regrid
 from specops.physics.time import (
     TIME_SCHEMES,
     CentralDiff,
@@ -37,12 +38,14 @@ __all__ = [
     "DarcyResidual",
     "EvolutionResidual",
     "FourierTime",
+    "PhysicsLoss",
     "TimeScheme",
     "Trapezoidal",
     "boundary_norm",
     "dirichlet_sobolev_norm",
     "dst1",
     "equation_from_metadata",
+    "fourier_resample",
     "frame_interval",
     "make_time_scheme",
     "pde_name",

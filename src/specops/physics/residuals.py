@@ -31,6 +31,28 @@ from specops.solvers.darcy import Darcy, FaceAverage
 from specops.spectral.norms import sobolev_norm
 
 
+def fourier_resample(u: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """Periodic fields ``u (..., *space)`` interpolated (or truncated) to the grid ``shape`` by their Fourier
+    series: the modes ``|k| < n / 2`` common to both grids are kept, the rest are zero. Differentiable."""
+    ndim = len(shape)
+    out = u
+    for axis, m in enumerate(shape):
+        dim = u.dim() - ndim + axis
+        n = out.shape[dim]
+        if n == m:
+            continue
+        coef = torch.fft.fft(out, dim=dim, norm="forward")
+        keep = (min(n, m) - 1) // 2  # frequencies 0..keep and -keep..-1: no Nyquist mode
+        new_shape = list(coef.shape)
+        new_shape[dim] = m
+        padded = coef.new_zeros(new_shape)
+        padded.narrow(dim, 0, keep + 1).copy_(coef.narrow(dim, 0, keep + 1))
+        if keep:
+            padded.narrow(dim, m - keep, keep).copy_(coef.narrow(dim, n - keep, keep))
+        out = torch.fft.ifft(padded, dim=dim, norm="forward")
+    return out.real if out.is_complex() else out
+
+
 def regrid(equation: PeriodicEquation, shape: Sequence[int]) -> PeriodicEquation:
     """The same equation (parameters, domain, forcing, de-aliasing fraction) on a grid of ``shape``.
 
@@ -107,8 +129,13 @@ class EvolutionResidual:
 
         ``t`` is passed to the explicit terms; the built-in forcings do not depend on time.
         """
+        if u.dim() != self.ndim + 2 or u.shape[1] != self.equation.n_channels:
+            raise ValueError(
+                f"u has shape {tuple(u.shape)}; {self.equation.name} states are (batch, "
+                f"{self.equation.n_channels}, {', '.join(['n'] * self.ndim)})"
+            )
+        # no scan for NaN here (a device synchronisation per step): a NaN prediction shows in the loss
         eq = self.on_grid(u.shape[2:])
-        eq.check_state(u.detach() if u.requires_grad else u, "u")
         u_hat = eq.to_spectral(u)
         return eq.to_physical(eq.explicit_terms(u_hat, t) + eq.implicit_terms(u_hat))
 
@@ -138,6 +165,39 @@ class EvolutionResidual:
         periodic domain, exact by Parseval; ``r`` is ``(batch, time, channel, *space)``."""
         sq = sobolev_norm(r, s, self.ndim, self.lengths, alpha, squared=True)  # (batch, time, channel)
         return time_rms(sq.sum(dim=2))
+
+    def loss_terms(
+        self,
+        inputs: torch.Tensor,
+        outputs: torch.Tensor,
+        *,
+        s: float = 0.0,
+        alpha: float = 1.0,
+        outputs_include_initial: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """Per-sample terms of a physics loss for a model that maps frames ``inputs (B, k, C, *space)`` to
+        the next frames ``outputs (B, m, C, *space)``: ``{"residual": ||R||}`` of the trajectory
+        ``[inputs[:, -1], outputs]`` (the initial condition then holds exactly). With
+        ``outputs_include_initial`` the model predicts the trajectory from the input's time on (PINO's
+        space-time layout): the residual is that of ``outputs`` and ``"initial"`` is
+        ``||outputs[:, 0] - inputs[:, -1]||_{L2}``."""
+        if inputs.dim() != outputs.dim() or inputs.shape[2:] != outputs.shape[2:]:
+            raise ValueError(
+                f"inputs {tuple(inputs.shape)} and outputs {tuple(outputs.shape)} must be frames (batch, time, "
+                f"channel, *space) on the same grid"
+            )
+        if not outputs_include_initial:
+            return {"residual": self.norm(self(torch.cat([inputs[:, -1:], outputs], dim=1)), s, alpha)}
+        gap = (outputs[:, :1] - inputs[:, -1:]).to(
+            torch.float64 if outputs.dtype == torch.float64 else torch.float32
+        )
+        initial = sobolev_norm(gap, 0.0, self.ndim, self.lengths, squared=True).sum(dim=(1, 2))
+        return {"residual": self.norm(self(outputs), s, alpha), "initial": safe_root(initial, 2.0)}
+
+    def resample(self, fields: torch.Tensor, factor: int) -> torch.Tensor:
+        """Fields ``(..., *space)`` on a grid ``factor`` times finer per axis, by Fourier interpolation
+        (exact for fields the coarse grid resolves; the Nyquist mode of an even grid is dropped)."""
+        return fourier_resample(fields, [n * int(factor) for n in fields.shape[-self.ndim :]])
 
     def __repr__(self) -> str:
         return f"EvolutionResidual({self.equation!r}, dt={self.dt:g}, scheme={self.scheme!r})"
@@ -215,6 +275,23 @@ class DarcyResidual:
         """Per sample: ``(h sum_boundary u^2)^{1/2}``, the L2 norm of ``u`` on the boundary."""
         values = self.boundary(u)
         return boundary_norm(values, 1.0 / (u.shape[-1] - 1))
+
+    def loss_terms(
+        self, inputs: torch.Tensor, outputs: torch.Tensor, *, s: float = 0.0, alpha: float = 1.0
+    ) -> dict[str, torch.Tensor]:
+        """Per-sample terms of a physics loss for a model ``a -> u``: ``{"residual": ||R(u)||_{H^s},
+        "boundary": ||u||_{L2(boundary)}}``, ``a`` the first channel of ``inputs (B, C_in, n, n)``."""
+        return {
+            "residual": self.norm(self(inputs[:, :1], outputs), s, alpha),
+            "boundary": self.boundary_norm(outputs),
+        }
+
+    def resample(self, fields: torch.Tensor, factor: int) -> torch.Tensor:
+        """Node fields ``(B, C, n, n)`` on ``(n - 1) factor + 1`` nodes per axis, by bilinear interpolation
+        (the nodes of the coarse grid are kept; a coefficient's jumps are smeared over one fine cell)."""
+        n = fields.shape[-1]
+        size = ((n - 1) * int(factor) + 1,) * 2
+        return torch.nn.functional.interpolate(fields, size=size, mode="bilinear", align_corners=True)
 
     def __repr__(self) -> str:
         f = "field" if isinstance(self.forcing, torch.Tensor) else self.forcing

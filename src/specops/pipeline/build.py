@@ -16,9 +16,10 @@ from typing import Any
 
 from specops.config import Config, config_to_dict
 from specops.models import OperatorModel
+from specops.pipeline.physics import data_loss, physics_task
 from specops.registry import MODELS
 from specops.training import distributed as ddp
-from specops.training.optim import build_loss, build_optimizer, scheduler_factory
+from specops.training.optim import build_optimizer, scheduler_factory
 from specops.training.tasks import AutoregressiveTask, OperatorTask, PushforwardTask, Task
 from specops.training.trainer import Trainer
 from specops.values import ConfigError, coerce, coercible, did_you_mean
@@ -200,14 +201,15 @@ def build_trainer(
     y_normalizer: Any = None,
     dist: ddp.DistributedContext | None = None,
 ) -> Trainer:
-    """The ``Trainer`` that ``cfg`` describes: loss, optimizer, schedule and task by name, loop options,
-    and ``cfg`` itself stored in every checkpoint. ``cfg`` should be adapted to the data already."""
+    """The ``Trainer`` that ``cfg`` describes: loss, optimizer, schedule and task by name (with the PDE
+    residual for physics-informed runs, ``pipeline.physics``), loop options, and ``cfg`` itself stored in
+    every checkpoint. ``cfg`` should be adapted to the data already."""
     return Trainer(
         model,
-        build_loss(cfg.train.loss),
+        data_loss(cfg),
         build_optimizer(model.parameters(), cfg.optim),
         scheduler_factory(cfg.optim),
-        task=task_for(cfg),
+        task=physics_task(cfg, task_for(cfg), x_normalizer, y_normalizer),
         x_normalizer=x_normalizer,
         y_normalizer=y_normalizer,
         run_dir=cfg.run_dir,
