@@ -6,7 +6,7 @@ half-spectrum (the last axis of ``specops.spectral.rfft_modes``): ``n_modes = (*
 the temporal frequencies ``0 .. m_t // 2``.
 
 Cao, Brarda, Li & Xi, "Spectral-Refiner: Accurate Fine-Tuning of Spatiotemporal Fourier Neural Operator
-for Turbulent Flows", ICLR 2025, sec. 3 (the SFNO) and app. C (its layers).
+for Turbulent Flows", ICLR 2025 (the SFNO and its layers; reference code: scaomath/torch-cfd, ``fno/sfno.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from specops.spectral.grid import meshgrid
 class SpaceTimeConv(SpectralConv):
     """Spectral convolution over space and time whose output may have another number of time steps.
 
-    ``y = F^{-1}_{T_out}[ R(k, w) . (F_T v)(k, w) + delta S(k, w) ]`` (Cao et al. 2025, eq. 3.3): the kept
+    ``y = F^{-1}_{T_out}[ R(k, w) . (F_T v)(k, w) + delta S(k, w) ]`` (Cao et al. 2025): the kept
     space-time modes of ``v (batch, C_in, *space, T)`` are multiplied by the weight ``R`` (plus the
     learned spectral source ``S`` scaled by ``delta`` when ``source_scale`` is set, and the constant
     bias), and the inverse transform is evaluated on ``T_out`` time points: with forward-normalized
@@ -36,7 +36,7 @@ class SpaceTimeConv(SpectralConv):
 
     With ``temporal_padding`` the input is zero-padded in time by its own length before the transform and
     the last ``T_out`` steps of an output of length ``T_out + T`` are kept: the field is then not taken as
-    periodic in time, which is what removes the aliasing of a non-periodic trajectory (ibid., sec. 3.2).
+    periodic in time, which is what removes the aliasing of a non-periodic trajectory (ibid.).
 
     Parameters
     ----------
@@ -138,7 +138,7 @@ class SpaceTimeEncoding(nn.Module):
 
     On the grid ``x_i = i / n`` of ``[0, 1)^d`` and the times ``t_j = (j + 1) / T`` of ``(0, 1]``, the
     features are ``x_1, ..., x_d`` and, for ``k = 1..K``,
-    ``exp(beta t) sin(pi k t)`` and ``exp(beta t) cos(pi k t)`` (Cao et al. 2025, app. C: ``beta`` matches the
+    ``exp(beta t) sin(pi k t)`` and ``exp(beta t) cos(pi k t)`` (Cao et al. 2025: ``beta`` matches the
     exponential growth or decay of the energy the a-priori estimate of the equation allows).
 
     Parameters

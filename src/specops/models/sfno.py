@@ -1,7 +1,7 @@
 """The spatiotemporal FNO (SFNO): trajectory in, trajectory out, spectral convolutions over space and time.
 
 Cao, Brarda, Li & Xi, "Spectral-Refiner: Accurate Fine-Tuning of Spatiotemporal Fourier Neural Operator
-for Turbulent Flows", ICLR 2025, sec. 3. The map is ``u(., t_1..t_in) -> u(., t_in+1..t_in+out)``:
+for Turbulent Flows", ICLR 2025 (arXiv 2405.17211). The map is ``u(., t_1..t_in) -> u(., t_in+1..t_in+out)``:
 
 1. lifting: the input frames with a space-time positional encoding (``SpaceTimeEncoding``), a layer norm
    over all channels and points of each sample (no dataset normaliser fixes the number of steps), a

@@ -1,7 +1,7 @@
 """Spectral-Refiner: fine-tune the last layer of a trained space-time FNO by the H^-1 norm of the PDE residual.
 
 Cao, Brarda, Li & Xi, "Spectral-Refiner: Accurate Fine-Tuning of Spatiotemporal Fourier Neural Operator
-for Turbulent Flows", ICLR 2025, sec. 4. For each input trajectory ``x``:
+for Turbulent Flows", ICLR 2025 (arXiv 2405.17211). For each input trajectory ``x``:
 
 1. the trained SFNO's layers up to its output layer run once, frozen (the latent trajectory and the last
    input frame ``u_0``);
@@ -20,7 +20,7 @@ the solver's 2/3 de-aliasing. Frames are not periodic in time, so a spectral tim
 spoiled by the jump between the last and the first frame; and pinning ``u_0`` (a known frame) makes the
 exact minimiser the Crank-Nicolson trajectory from the true state. The minimiser therefore carries that
 scheme's ``O(dt^2)`` error at the frame interval: refinement cannot beat it. The ``H^-1`` norm (``alpha
-= 0.1``) is the dual norm of ``H^1``, in which the residual bounds the error (ibid., thm. 4.2); it is
+= 0.1``) is the dual norm of ``H^1``, in which the paper shows the residual to be a reliable a-posteriori estimate of the error; it is
 exact by Parseval.
 """
 
@@ -91,7 +91,7 @@ class Refiner:
         The run's normalizers (``Predictor.normalization``); None: the network works in physical units.
     steps : int
         Adam iterations per trajectory (the paper: about 50; on ``benchmarks/bench_refiner.py`` 300 steps
-        took a 10% error to 0.05%, 100 steps to 2%).
+        took a 7.8% error to 0.04%; on two of its trajectories 100 steps reached 2%).
     lr, weight_lr : float
         Adam learning rates of the layer's spectral source and bias, and of its spectral weights: absolute
         steps in the network's (normalized) units, cosine-decayed to zero. ``1e-2`` suits predictions
