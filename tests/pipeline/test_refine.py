@@ -103,3 +103,15 @@ def test_what_cannot_be_refined_is_refused_before_writing(ns_run, tmp_path, caps
         assert main(["refine", str(run_dir), "--data", str(path), "--out", str(out), "--no-progress"]) == 2
         assert re.search(message, capsys.readouterr().err)
         assert not out.exists()
+
+
+def test_an_sfno_run_is_evaluated_by_rollouts_like_other_time_stepping_runs(ns_run, tmp_path):
+    data, run = ns_run
+    out = tmp_path / "eval.json"
+    assert (
+        main(["evaluate", str(run), "--data", str(data), "--json", str(out), "--no-plots", "--threads", "1"])
+        == 0
+    )
+    rollout = json.loads(out.read_text())["rollout"]
+    assert rollout["model"]["name"] == "sfno" and rollout["history"] == 4
+    assert len(rollout["rel_l2_vs_time"]["w"]) == rollout["n_steps"] and "correlation_time" in rollout

@@ -83,6 +83,10 @@ def test_the_refined_layer_keeps_every_mode_and_starts_as_the_trained_one():
     assert torch.allclose(out.before, model(x), atol=1e-13, rtol=0)
     assert [h["residual"][0] for h in out.history] == pytest.approx(out.residual_before.tolist(), rel=1e-12)
     assert out.after.shape == (2, 5, 1, 24) and out.error_before is None
+    single = Refiner(model, residual, steps=1, dtype=torch.float32).refine(x.float())
+    assert single.after.dtype == torch.float32 and torch.allclose(
+        single.before.double(), out.before, atol=1e-5
+    )
 
 
 def test_what_cannot_be_refined_is_named():
