@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 from specops.layers import FNOBlock, SpectralConv
 from specops.losses import H1FDLoss, LpLoss, SobolevLoss
-from specops.models import FNO, IFNO, TFNO, MultigridPatching, OperatorModel, load, register_model, save
+from specops.models import FNO, IFNO, SFNO, TFNO, MultigridPatching, OperatorModel, load, register_model, save
 from specops.registry import MODELS
 
 
@@ -42,6 +42,7 @@ def list_models() -> list[str]:
 __all__ = [
     "FNO",
     "IFNO",
+    "SFNO",
     "TFNO",
     "FNOBlock",
     "H1FDLoss",

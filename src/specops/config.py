@@ -23,6 +23,7 @@ from typing import Any, Literal
 import yaml
 
 from specops.atomic import atomic_path
+from specops.physics_config import PhysicsConfig
 from specops.seeding import check_seed
 from specops.values import ConfigError, coerce, did_you_mean, parse_assignment, parse_value
 
@@ -34,6 +35,7 @@ __all__ = [
     "ModelConfig",
     "OptimConfig",
     "PatchingConfig",
+    "PhysicsConfig",
     "TrainConfig",
     "apply_overrides",
     "coerce",
@@ -105,6 +107,7 @@ class DataConfig:
     n_test: int | None = None
     normalize: bool = True
     num_workers: int = 0
+    labelled_fraction: float = 1.0  # physics-informed runs: targets of the rest are hidden (docs/training.md)
 
     def __post_init__(self) -> None:
         _check(
@@ -114,6 +117,10 @@ class DataConfig:
                 "n_val": (self.n_val >= 0, f"0 or more, got {self.n_val}"),
                 "n_test": (self.n_test is None or self.n_test >= 0, f"0 or more, got {self.n_test}"),
                 "num_workers": (self.num_workers >= 0, f"0 or more, got {self.num_workers}"),
+                "labelled_fraction": (
+                    0 <= self.labelled_fraction <= 1,
+                    f"in [0, 1], got {self.labelled_fraction}",
+                ),
             },
         )
 
@@ -160,7 +167,8 @@ class TrainConfig:
     history: int = 1
     horizon: int = 1
     unroll_steps: int = 1
-    loss: str = "h1"
+    loss: str = "h1"  # or "physics": the PDE residual alone (label-free)
+    physics_weight: float | None = None  # weight of the PDE residual (None: 1 for loss=physics, else off)
     epochs: int = 100
     max_steps: int | None = None
     batch_size: int = 32
@@ -200,6 +208,10 @@ class TrainConfig:
             f"in (0, 1) or null, got {self.ema_decay}",
         )
         rules["min_delta"] = (self.min_delta >= 0, f"0 or more, got {self.min_delta}")
+        rules["physics_weight"] = (
+            _positive(self.physics_weight),
+            f"positive or null, got {self.physics_weight}",
+        )
         _check("train", rules)
         try:
             check_seed(self.seed, "train.seed")
@@ -238,13 +250,14 @@ class EvalConfig:
 
 @dataclass
 class Config:
-    """A whole run: ``model``, ``data``, ``optim``, ``train``, ``eval`` sections and the run directory."""
+    """A whole run: ``model``, ``data``, ``optim``, ``train``, ``eval``, ``physics`` sections and the run directory."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     run_dir: str = "runs/run"
 
 

@@ -7,10 +7,12 @@ from specops.models.patching import MultigridPatching
 from specops.models.predictor import Predictor
 from specops.models.rollout import rollout
 from specops.models.serialization import load, save
+from specops.models.sfno import SFNO
 
 __all__ = [
     "FNO",
     "IFNO",
+    "SFNO",
     "TFNO",
     "FieldNormalization",
     "MultigridPatching",

@@ -17,9 +17,10 @@ from typing import Any
 from specops.config import Config, config_to_dict
 from specops.models import OperatorModel
 from specops.pipeline import patching
+from specops.pipeline.physics import data_loss, physics_task
 from specops.registry import MODELS
 from specops.training import distributed as ddp
-from specops.training.optim import build_loss, build_optimizer, scheduler_factory
+from specops.training.optim import build_optimizer, scheduler_factory
 from specops.training.tasks import AutoregressiveTask, OperatorTask, PushforwardTask, Task
 from specops.training.trainer import Trainer
 from specops.values import ConfigError, coerce, coercible, did_you_mean
@@ -144,6 +145,12 @@ def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str
         pre.append(f"n_modes: {modes} -> {[modes[0]] * ndim} (the data have {ndim} spatial axes)")
         args = {**cfg.model.args, "n_modes": [modes[0]] * ndim}
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
+    if data.kind == "trajectory" and "state_channels" not in cfg.model.args:
+        # trajectory models that take frames as (time, channel) learn how many channels one frame has
+        target = MODELS.get(cfg.model.name).target if cfg.model.name in MODELS.names() else None
+        if target is not None and "state_channels" in inspect.signature(target).parameters:
+            args = {**cfg.model.args, "state_channels": int(data.in_channels)}
+            cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
     seen = patching.patch_shape(cfg.model.patching, tuple(data.spatial_shape))  # the operator's grid
     cfg, notes = adapt_to_data(cfg, in_channels=c_in, out_channels=c_out, shape=seen)
     try:
@@ -200,14 +207,15 @@ def build_trainer(
     y_normalizer: Any = None,
     dist: ddp.DistributedContext | None = None,
 ) -> Trainer:
-    """The ``Trainer`` that ``cfg`` describes: loss, optimizer, schedule and task by name, loop options,
-    and ``cfg`` itself stored in every checkpoint. ``cfg`` should be adapted to the data already."""
+    """The ``Trainer`` that ``cfg`` describes: loss, optimizer, schedule and task by name (with the PDE
+    residual for physics-informed runs, ``pipeline.physics``), loop options, and ``cfg`` itself stored in
+    every checkpoint. ``cfg`` should be adapted to the data already."""
     return Trainer(
         model,
-        build_loss(cfg.train.loss),
+        data_loss(cfg),
         build_optimizer(model.parameters(), cfg.optim),
         scheduler_factory(cfg.optim),
-        task=task_for(cfg),
+        task=physics_task(cfg, task_for(cfg), x_normalizer, y_normalizer),
         x_normalizer=x_normalizer,
         y_normalizer=y_normalizer,
         run_dir=cfg.run_dir,

@@ -16,10 +16,11 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from specops.config import Config, ConfigError
 from specops.models import OperatorModel
 from specops.pipeline.build import task_for, trainer_options
+from specops.pipeline.physics import data_loss, physics_task
 from specops.training.checkpoint import LAST, config_from_checkpoint
 from specops.training.distributed import DistributedContext, all_reduce_sum, device_for
 from specops.training.lr_finder import DEFAULT_FACTOR, END_LR, START_LR, STEPS, RangeTest, lr_range_test
-from specops.training.optim import build_loss, build_optimizer
+from specops.training.optim import build_optimizer
 from specops.training.trainer import Trainer
 
 
@@ -46,10 +47,10 @@ def find_lr(
     optimizer = build_optimizer(model.parameters(), dataclasses.replace(cfg.optim, lr=start_lr))
     trainer = Trainer(
         model,
-        build_loss(cfg.train.loss),
+        data_loss(cfg),
         optimizer,
         None,
-        task=task_for(cfg),
+        task=physics_task(cfg, task_for(cfg), x_normalizer, y_normalizer),
         x_normalizer=x_normalizer,
         y_normalizer=y_normalizer,
         **options,

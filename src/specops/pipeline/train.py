@@ -15,6 +15,7 @@ from specops.pipeline.build import build_model, build_trainer
 from specops.pipeline.data import load_run_data
 from specops.pipeline.evaluate import evaluate
 from specops.pipeline.lr import resolve_lr
+from specops.pipeline.physics import hide_labels
 from specops.seeding import seed_everything
 from specops.training import rundir
 from specops.training.checkpoint import check_resumable
@@ -46,7 +47,7 @@ def train(
     run_dir = Path(cfg.run_dir)
     if is_main:
         rundir.check_run_dir(run_dir, resume=bool(resume), overwrite=overwrite)
-    data = load_run_data(cfg)
+    data = hide_labels(cfg, load_run_data(cfg))  # physics-informed runs read only the labels they may
     seed_everything(cfg.train.seed)  # before the model draws its initial weights
     cfg, model, notes = build_model(cfg, data.train)
     n_train, n_val, n_test = (len(data.indices[k]) for k in ("train", "val", "test"))
