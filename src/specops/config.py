@@ -34,6 +34,7 @@ __all__ = [
     "EvalConfig",
     "ModelConfig",
     "OptimConfig",
+    "PatchingConfig",
     "PhysicsConfig",
     "TrainConfig",
     "apply_overrides",
@@ -65,11 +66,34 @@ def _positive(value: Any) -> bool:
 
 
 @dataclass
+class PatchingConfig:
+    """Multigrid patching around the model (MG-TFNO, ``specops.models.MultigridPatching``): ``patches`` per
+    axis, ``levels`` coarse views, ``padding`` overlap (fraction of the grid), ``periodic`` (null: the data
+    file's boundary), ``sequential`` patches. Unset keys come from a patched preset, else mean no patching."""
+
+    patches: int | list[int] | None = None
+    levels: int | None = None
+    padding: float | None = None
+    periodic: bool | None = None
+    sequential: bool = False
+
+    def __post_init__(self) -> None:
+        counts = [self.patches] if isinstance(self.patches, int) else self.patches or []
+        rules = {
+            "patches": (all(c >= 1 for c in counts), f"positive counts, got {self.patches}"),
+            "levels": (self.levels is None or self.levels >= 0, f"0 or more, got {self.levels}"),
+            "padding": (self.padding is None or 0 <= self.padding < 1, f"in [0, 1), got {self.padding}"),
+        }
+        _check("model.patching", rules)
+
+
+@dataclass
 class ModelConfig:
-    """Which model to build: a registered name (``specops list``) and constructor arguments."""
+    """Which model to build: a registered name (``specops list``), constructor arguments and patching."""
 
     name: str = "fno"
     args: dict[str, Any] = field(default_factory=lambda: {"n_modes": [12, 12], "hidden_channels": 32})
+    patching: PatchingConfig = field(default_factory=PatchingConfig)
 
 
 @dataclass

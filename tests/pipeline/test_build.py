@@ -93,3 +93,24 @@ def test_option_groups_and_old_flat_spellings(tmp_path):
         ConfigError, match=r"^model\.args\.spectral has no option 'rnak'.*Did you mean 'rank'"
     ):
         build("model.args.spectral.rnak=0.1")
+
+
+def test_trajectory_models_learn_the_channels_of_one_frame_from_the_data():
+    from types import SimpleNamespace
+
+    from specops.pipeline.build import build_model
+
+    data = SimpleNamespace(kind="trajectory", in_channels=2, out_channels=2, spatial_shape=(16, 16))
+    cfg = apply_overrides(
+        Config(),
+        [
+            "model.name=sfno",
+            "model.args={n_modes: [8, 8], hidden_channels: 4, n_layers: 1}",
+            "train.mode=autoregressive",
+            "train.history=3",
+            "train.horizon=2",
+        ],
+    )
+    cfg, model, _ = build_model(cfg, data)
+    assert (model.state_channels, model.in_channels, model.out_channels) == (2, 6, 4)
+    assert cfg.model.args["state_channels"] == 2  # stored with the run, so the checkpoint rebuilds it

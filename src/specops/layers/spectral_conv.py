@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from specops.layers.joint import JointSpectralWeight
 from specops.layers.spectral_weight import mode_slices
 from specops.layers.weight_spec import SpectralWeightSpec, WeightFactory
 from specops.spectral.fft import (
@@ -188,24 +189,59 @@ class SpectralConvSpec(SpectralWeightSpec):
         Modes to allocate weights for (default: the layer's ``n_modes``).
     fft_method : "auto", "fft" or "dft"
         How the truncated transforms are computed (see ``specops.spectral.fft``).
+    joint_factorization : bool
+        The weights of all a model's layers form one low-rank tensor (MG-TFNO's global tensorization,
+        ``specops.layers.joint``); ``rank`` is then a fraction of the whole dense stack. Needs a low-rank
+        ``factorization``; the model builds the shared tensor with ``joint_weight``.
     """
 
     max_n_modes: tuple[int, ...] | None = None
     fft_method: Method = "auto"
+    joint_factorization: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.max_n_modes is not None:
             object.__setattr__(self, "max_n_modes", as_modes(self.max_n_modes, "max_n_modes"))
         check_fft_method(self.fft_method)
+        if self.joint_factorization and not self.weight_class.low_rank:
+            raise ValueError(
+                f"joint_factorization=True needs a low-rank factorization ('cp', 'tucker' or 'tt'), got "
+                f"factorization={self.factorization!r}"
+            )
 
-    def build(self, in_channels: int, out_channels: int, n_modes: Sequence[int]) -> SpectralConv:
-        """A ``SpectralConv(in_channels, out_channels, n_modes)`` with these options."""
+    def joint_weight(
+        self, n_layers: int, in_channels: int, out_channels: int, n_modes: Sequence[int]
+    ) -> JointSpectralWeight:
+        """The shared tensor of ``n_layers`` layers of this spec; pass it to ``build(..., weight=)`` once per
+        layer. Entries start with ``SpectralConv``'s default std ``sqrt(2 / (in + out))``."""
+        n_modes = as_modes(n_modes)
+        stored = n_modes if self.max_n_modes is None else tuple(map(max, n_modes, self.max_n_modes))
+        return JointSpectralWeight(
+            str(self.factorization).lower(),
+            n_layers,
+            in_channels,
+            out_channels,
+            modes_shape(stored),
+            rank=float(self.rank),
+            separable=self.separable,
+            init_std=math.sqrt(2.0 / (in_channels + out_channels)),
+        )
+
+    def build(
+        self,
+        in_channels: int,
+        out_channels: int,
+        n_modes: Sequence[int],
+        weight: WeightFactory | None = None,
+    ) -> SpectralConv:
+        """A ``SpectralConv(in_channels, out_channels, n_modes)`` with these options; its weight comes from
+        ``weight`` when given (a ``JointSpectralWeight``'s next layer), else from this spec."""
         return SpectralConv(
             in_channels,
             out_channels,
             n_modes,
             max_n_modes=self.max_n_modes,
-            weight=self,
+            weight=self if weight is None else weight,
             fft_method=self.fft_method,
         )

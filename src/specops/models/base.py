@@ -25,7 +25,8 @@ def to_plain(value: Any, where: str) -> Any:
     """``value`` as data a weights-only checkpoint (and YAML) can hold; ``TypeError`` naming ``where``.
 
     Numbers, strings, booleans and None stay; numpy/torch scalars become numbers; tuples become lists;
-    ``Options`` groups (``SpectralConvSpec``, ...) become mappings of their fields.
+    ``Options`` groups (``SpectralConvSpec``, ...) become mappings of their fields; a registered model
+    (a wrapper's inner model) becomes ``{"name", "kwargs"}``, which ``MODELS.create`` rebuilds.
     """
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -33,13 +34,18 @@ def to_plain(value: Any, where: str) -> Any:
         return value.item()
     if isinstance(value, Options):
         return to_plain(value.to_plain(), where)
+    recorded = getattr(value, "init_args", None)
+    if isinstance(value, nn.Module) and MODELS.name_of(type(value)) and isinstance(recorded, dict):
+        # a registered model given to another (a wrapper's inner model): its name and arguments
+        return {"name": MODELS.name_of(type(value)), "kwargs": to_plain(recorded, f"{where}.kwargs")}
     if isinstance(value, (list, tuple)):
         return [to_plain(v, where) for v in value]
     if isinstance(value, Mapping):
         return {str(k): to_plain(v, f"{where}.{k}") for k, v in value.items()}
     raise TypeError(
         f"{where}={value!r} cannot be saved in a checkpoint: constructor arguments must be numbers, "
-        f"strings, booleans, None, or lists/dicts of them (pass names, e.g. activation='gelu')"
+        f"strings, booleans, None, or lists/dicts of them (pass names, e.g. activation='gelu'); a model "
+        f"given to another (a wrapper's inner model) must be registered with @specops.register_model"
     )
 
 

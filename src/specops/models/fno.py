@@ -61,7 +61,9 @@ class FNO(OperatorModel):
         Block options: ``skip``, ``channel_mlp_expansion``, ``channel_mlp_skip``, ``norm``.
     spectral : SpectralConvSpec or mapping, optional
         Spectral convolution options: ``factorization``, ``rank``, ``separable``, ``max_n_modes``,
-        ``fft_method``, e.g. ``spectral={"factorization": "tucker", "rank": 0.05}``.
+        ``fft_method``, ``joint_factorization``, e.g. ``spectral={"factorization": "tucker", "rank": 0.05}``.
+        ``joint_factorization=True`` learns the weights of all layers as one low-rank tensor (MG-TFNO), with
+        ``rank`` a fraction of the whole stack's dense parameters.
 
     Shapes: ``(batch, in_channels, *space) -> (batch, out_channels, *space)`` at any resolution that holds
     the kept modes.
@@ -113,8 +115,15 @@ class FNO(OperatorModel):
         pad = domain_padding if isinstance(domain_padding, (int, float)) else max(domain_padding)
         self.padding = DomainPadding(domain_padding, self.dim) if pad else None
         width = self.hidden_channels
+        # MG-TFNO's global tensorization: one tensor for all layers, each layer's conv gets a view of it
+        joint = (
+            self.spectral.joint_weight(self.n_layers, width, width, n_modes)
+            if self.spectral.joint_factorization
+            else None
+        )
+        self.joint_weight = joint
         self.blocks = nn.ModuleList(
-            self.block_spec.build(width, self.spectral.build(width, width, n_modes), act)
+            self.block_spec.build(width, self.spectral.build(width, width, n_modes, weight=joint), act)
             for _ in range(self.n_layers)
         )
         self.projection = make_projection(width, self.out_channels, projection_channel_ratio, act)
@@ -217,6 +226,11 @@ class IFNO(OperatorModel):
         _check_sizes(n_layers=n_layers)
         self.activation = get_activation(activation)
         self.spectral = SpectralConvSpec.coerce(spectral, "spectral")
+        if self.spectral.joint_factorization:
+            raise ValueError(
+                "spectral.joint_factorization=True: IFNO has one Fourier layer, shared by every iteration, so "
+                "there is nothing to factorize jointly; use FNO or TFNO"
+            )
         self.lifting = Lifting(
             self.in_channels,
             self.hidden_channels,
@@ -300,6 +314,24 @@ _PRESETS = {
         "tfno",
         {"n_modes": [16, 16], "hidden_channels": 64, "spectral": {"factorization": "tt", "rank": 0.05}},
         "TFNO with tensor-train weights (5% of the dense parameters)",
+    ),
+    "tfno-2d-joint": (
+        "tfno",
+        {
+            "n_modes": [16, 16],
+            "hidden_channels": 64,
+            "spectral": {"factorization": "tucker", "rank": 0.02, "joint_factorization": True},
+        },
+        "TFNO with all layers' weights as one Tucker tensor (2% of the dense stack; MG-TFNO's tensorization)",
+    ),
+    "tfno-2d-joint-cp": (
+        "tfno",
+        {
+            "n_modes": [16, 16],
+            "hidden_channels": 64,
+            "spectral": {"factorization": "cp", "rank": 0.02, "joint_factorization": True},
+        },
+        "TFNO with all layers' weights as one CP tensor (2% of the dense stack)",
     ),
     "ifno-2d": (
         "ifno",

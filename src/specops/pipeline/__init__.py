@@ -6,7 +6,8 @@
 ``specops.load`` and resumes training), ``results.json``, ``figures/*.png`` and ``report.md``.
 
 Modules: ``build`` (configuration -> model, task, trainer), ``data`` (splits, normalizers, test sets),
-``lr`` (``optim.lr=auto``), ``train``, ``evaluate`` (and the loaders of trained runs), ``demo``.
+``lr`` (``optim.lr=auto``), ``patching`` (``model.patching``: the model in ``MultigridPatching``), ``train``,
+``evaluate`` (and the loaders of trained runs), ``refine`` (Spectral-Refiner on an SFNO run), ``demo``.
 """
 
 from specops.pipeline.build import adapt_to_data, build_model, build_trainer, check_model_args, clamp_modes
@@ -14,6 +15,7 @@ from specops.pipeline.data import RunData, load_run_data, split_counts
 from specops.pipeline.demo import demo
 from specops.pipeline.evaluate import evaluate, load_predictor, load_run, solver_time_for
 from specops.pipeline.lr import find_lr, resolve_lr
+from specops.pipeline.refine import refine
 from specops.pipeline.train import train
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "load_predictor",
     "load_run",
     "load_run_data",
+    "refine",
     "resolve_lr",
     "solver_time_for",
     "split_counts",

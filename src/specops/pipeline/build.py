@@ -16,6 +16,7 @@ from typing import Any
 
 from specops.config import Config, config_to_dict
 from specops.models import OperatorModel
+from specops.pipeline import patching
 from specops.pipeline.physics import data_loss, physics_task
 from specops.registry import MODELS
 from specops.training import distributed as ddp
@@ -132,23 +133,34 @@ def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str
     """Adapt ``cfg`` to the data (channels, modes that fit the grid) and build its model.
 
     A mode count given for another dimension with one value for every axis (the default ``[12, 12]`` on 1D
-    data, say) is repeated for the data's axes. Seed first (``specops.seeding``) for reproducible weights.
+    data, say) is repeated for the data's axes. With ``model.patching`` (or a patched preset) the model is
+    wrapped in ``MultigridPatching`` (``specops.pipeline.patching``). Seed first (``specops.seeding``) for
+    reproducible weights.
     """
     c_in, c_out = model_channels(cfg, data)
-    pre = []
+    cfg, pre = patching.unwrap_preset(cfg)
     modes = cfg.model.args.get("n_modes")
     ndim = len(data.spatial_shape)
     if isinstance(modes, list) and len(modes) != ndim and len(set(modes)) == 1:
         pre.append(f"n_modes: {modes} -> {[modes[0]] * ndim} (the data have {ndim} spatial axes)")
         args = {**cfg.model.args, "n_modes": [modes[0]] * ndim}
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
-    cfg, notes = adapt_to_data(cfg, in_channels=c_in, out_channels=c_out, shape=data.spatial_shape)
+    if data.kind == "trajectory" and "state_channels" not in cfg.model.args:
+        # trajectory models that take frames as (time, channel) learn how many channels one frame has
+        target = MODELS.get(cfg.model.name).target if cfg.model.name in MODELS.names() else None
+        if target is not None and "state_channels" in inspect.signature(target).parameters:
+            args = {**cfg.model.args, "state_channels": int(data.in_channels)}
+            cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
+    seen = patching.patch_shape(cfg.model.patching, tuple(data.spatial_shape))  # the operator's grid
+    cfg, notes = adapt_to_data(cfg, in_channels=c_in, out_channels=c_out, shape=seen)
     try:
-        model = MODELS.create(cfg.model.name, **cfg.model.args)
+        model = MODELS.create(cfg.model.name, **patching.inner_args(cfg.model.args, cfg.model.patching))
     except (TypeError, ValueError) as exc:  # a value the constructor or an option group refuses
         text = str(exc)
         named = any(text.startswith(key) for key in cfg.model.args)
         raise ConfigError(f"model.args.{text}" if named else f"model {cfg.model.name!r}: {text}") from exc
+    model = patching.wrap(model, cfg.model.patching, data)
+    patching.check_grid(model, tuple(data.spatial_shape))
     return cfg, model, pre + notes
 
 
