@@ -15,13 +15,17 @@ from specops.values import ConfigError
 class PatchingConfig:
     """Multigrid patching around the model (MG-TFNO, ``specops.models.MultigridPatching``): ``patches`` per
     axis, ``levels`` coarse views, ``padding`` overlap (fraction of the grid), ``periodic`` (null: the data
-    file's boundary), ``sequential`` patches. Unset keys come from a patched preset, else mean no patching."""
+    file's boundary), ``sequential`` patches. Unset keys come from a patched preset, else mean no patching.
+    ``train_on_patches``: the training set becomes (sample, patch) items with the loss per patch
+    (``training.patch_task``), so a step holds patches and processes split patches; validation and
+    evaluation still stitch whole fields."""
 
     patches: int | list[int] | None = None
     levels: int | None = None
     padding: float | None = None
     periodic: bool | None = None
     sequential: bool = False
+    train_on_patches: bool = False
 
     def __post_init__(self) -> None:
         counts = [self.patches] if isinstance(self.patches, int) else self.patches or []

@@ -161,6 +161,7 @@ def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str
         raise ConfigError(f"model.args.{text}" if named else f"model {cfg.model.name!r}: {text}") from exc
     model = patching.wrap(model, cfg.model.patching, data)
     patching.check_grid(model, tuple(data.spatial_shape))
+    patching.check_patch_training(cfg, model)
     return cfg, model, pre + notes
 
 
@@ -215,7 +216,7 @@ def build_trainer(
         data_loss(cfg),
         build_optimizer(model.parameters(), cfg.optim),
         scheduler_factory(cfg.optim),
-        task=physics_task(cfg, task_for(cfg), x_normalizer, y_normalizer),
+        task=physics_task(cfg, patching.patch_task(cfg, task_for(cfg), model), x_normalizer, y_normalizer),
         x_normalizer=x_normalizer,
         y_normalizer=y_normalizer,
         run_dir=cfg.run_dir,
