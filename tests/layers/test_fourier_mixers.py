@@ -55,7 +55,7 @@ def test_ffc_local_paths_are_the_explicit_block_convolution():
     torch.manual_seed(2)
     ffc = FFCMixer(5, 2, ratio=0.4, kernel_size=3).double()
     torch.nn.init.zeros_(ffc.spectral_out.weight)  # leave out the spectral path: the rest is one convolution
-    nl, ng = ffc.n_local, ffc.n_global
+    nl = ffc.n_local
     w = torch.zeros(5, 5, 3, 3, dtype=torch.float64)
     w[:nl, :nl], w[:nl, nl:] = ffc.local_to_local.weight, ffc.global_to_local.weight
     w[nl:, :nl] = ffc.local_to_global.weight
@@ -91,5 +91,5 @@ def test_ffc_refuses_another_resolution_and_keeps_its_own_after_loading():
     again.load_state_dict(ffc.state_dict())
     with pytest.raises(ValueError, match="cannot change resolution"):
         again(torch.randn(1, 4, 16, 16))
-    with pytest.raises(ValueError, match="ratio=1.0 must lie strictly between"):
+    with pytest.raises(ValueError, match=r"ratio=1\.0 must lie strictly between"):
         FFCMixer(4, 2, ratio=1.0)
