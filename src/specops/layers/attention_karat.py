@@ -41,11 +41,15 @@ def fourier_series(s: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, omega:
 
 def exp_fit(order: int, limit: float, samples: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
     """Least-squares coefficients of ``exp(s)`` on ``[-L, L]`` in the basis of ``fourier_series`` with
-    ``P = 4 L``: ``(a_0..a_G, b_1..b_G)`` in float64."""
-    s = torch.linspace(-limit, limit, samples, dtype=torch.float64)
+    ``P = 4 L``: ``(a_0..a_G, b_1..b_G)`` in float64 on the CPU (also while a model is built on the meta
+    device, as ``specops.load`` does to check shapes)."""
+    cpu = torch.device("cpu")
+    s = torch.linspace(-limit, limit, samples, dtype=torch.float64, device=cpu)
     omega = 2 * math.pi / (4 * limit)
-    g = torch.arange(1, order + 1, dtype=torch.float64)
-    basis = torch.cat([torch.ones(samples, 1, dtype=torch.float64), torch.cos(s[:, None] * g * omega)], 1)
+    g = torch.arange(1, order + 1, dtype=torch.float64, device=cpu)
+    basis = torch.cat(
+        [torch.ones(samples, 1, dtype=torch.float64, device=cpu), torch.cos(s[:, None] * g * omega)], 1
+    )
     basis = torch.cat([basis, torch.sin(s[:, None] * g * omega)], 1)
     coef = torch.linalg.lstsq(basis, torch.exp(s)[:, None]).solution[:, 0]
     return coef[: order + 1], coef[order + 1 :]

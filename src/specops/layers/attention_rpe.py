@@ -132,7 +132,9 @@ class KernelizedRPEAttention(GridAttention):
             raise ValueError(f"features={features} must be a positive number of random features")
         self.periodic = bool(periodic)
         gen = torch.Generator().manual_seed(int(seed))
-        self.register_buffer("projection", torch.randn(int(features), self.head_dim, generator=gen))
+        self.register_buffer(
+            "projection", torch.randn(int(features), self.head_dim, generator=gen, device="cpu")
+        )
         self.rpe = nn.Parameter(torch.zeros(self.heads, *modes, 2))
         self.rpe_modes = modes
 

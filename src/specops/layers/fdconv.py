@@ -39,8 +39,8 @@ from specops.layers.local_conv import FixedResolution, check_kernel_size, period
 
 def radial_groups(rows: int, cols: int, n_groups: int) -> torch.Tensor:
     """Group index ``(rows, cols // 2 + 1)`` of each rfft2 frequency: radius quantiles, equal radii together."""
-    u = torch.fft.fftfreq(rows, dtype=torch.float64)
-    v = torch.fft.rfftfreq(cols, dtype=torch.float64)
+    u = torch.fft.fftfreq(rows, dtype=torch.float64, device="cpu")  # CPU also under a meta-device build
+    v = torch.fft.rfftfreq(cols, dtype=torch.float64, device="cpu")
     rho = torch.sqrt(u[:, None] ** 2 + v[None] ** 2)
     radii = torch.unique(rho)
     n_groups = min(n_groups, radii.numel())

@@ -2,6 +2,7 @@
 
 from specops.models.base import OperatorModel, register_model
 from specops.models.fno import FNO, IFNO, TFNO
+from specops.models.fno_mixers import NUFTFNO
 from specops.models.normalization import FieldNormalization
 from specops.models.predictor import Predictor
 from specops.models.rollout import rollout
@@ -10,6 +11,7 @@ from specops.models.serialization import load, save
 __all__ = [
     "FNO",
     "IFNO",
+    "NUFTFNO",
     "TFNO",
     "FieldNormalization",
     "OperatorModel",

@@ -20,6 +20,7 @@ from torch import nn
 from specops.layers.activations import Activation, get_activation
 from specops.layers.fno_block import FNOBlockSpec
 from specops.layers.lifting import Lifting, make_projection
+from specops.layers.mixers import mixer_factory
 from specops.layers.mlp import PointwiseLinear
 from specops.layers.padding import DomainPadding
 from specops.layers.spectral_conv import SpectralConvSpec, as_modes
@@ -62,6 +63,11 @@ class FNO(OperatorModel):
     spectral : SpectralConvSpec or mapping, optional
         Spectral convolution options: ``factorization``, ``rank``, ``separable``, ``max_n_modes``,
         ``fft_method``, e.g. ``spectral={"factorization": "tucker", "rank": 0.05}``.
+    mixer : str
+        The spatial operator of every block (``specops.layers.mixers``): ``spectral`` (the FNO), ``aff``,
+        ``ffc``, ``fdconv``, ``weighted-conv``, ``rpe-attention``, ``karat``.
+    mixer_options : mapping, optional
+        Keyword arguments of the mixer's layer, e.g. ``{"heads": 2}`` for ``rpe-attention``.
 
     Shapes: ``(batch, in_channels, *space) -> (batch, out_channels, *space)`` at any resolution that holds
     the kept modes.
@@ -84,6 +90,8 @@ class FNO(OperatorModel):
         activation: Activation = "gelu",
         block: BlockOptions = None,
         spectral: SpectralOptions = None,
+        mixer: str = "spectral",
+        mixer_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         n_modes = as_modes(n_modes)
@@ -102,6 +110,9 @@ class FNO(OperatorModel):
         self.block_spec = FNOBlockSpec.coerce(block, "block")
         self.spectral = SpectralConvSpec.coerce(spectral, "spectral", self.spectral_defaults)
         self.check_spectral(self.spectral)
+        make_mixer = mixer_factory(
+            mixer, mixer_options, dim=self.dim, n_modes=n_modes, spectral=self.spectral
+        )
         self.lifting = Lifting(
             self.in_channels,
             self.hidden_channels,
@@ -114,8 +125,7 @@ class FNO(OperatorModel):
         self.padding = DomainPadding(domain_padding, self.dim) if pad else None
         width = self.hidden_channels
         self.blocks = nn.ModuleList(
-            self.block_spec.build(width, self.spectral.build(width, width, n_modes), act)
-            for _ in range(self.n_layers)
+            self.block_spec.build(width, make_mixer(width), act) for _ in range(self.n_layers)
         )
         self.projection = make_projection(width, self.out_channels, projection_channel_ratio, act)
 
