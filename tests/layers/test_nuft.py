@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from specops.layers.nuft import GaussianNUFT, check_points, direct_type1, direct_type2
-from specops.layers.nuft_layers import NUFTInput, NUFTOutput, grid_to_modes, modes_to_grid
+from specops.layers.nuft_layers import NUFTInput, NUFTOutput, cell_weights, grid_to_modes, modes_to_grid
 from tests.helpers import assert_close
 
 
@@ -107,3 +107,16 @@ def test_bad_points_and_modes_are_refused():
         NUFTInput((5, 5), (8, 8), fit="lsq")
     with pytest.raises(ValueError, match="tol=2 must lie in"):
         GaussianNUFT((5,), tol=2)
+
+
+def test_cell_weights_share_each_cells_area_among_its_points():
+    pts = torch.tensor([[0.1, 0.1], [0.2, 0.3], [0.7, 0.2], [0.9, 0.9]], dtype=torch.float64)
+    w = cell_weights(pts, 2)  # cells of area 1/4: two points in the first, one in two others
+    assert_close(w, torch.tensor([0.125, 0.125, 0.25, 0.25], dtype=torch.float64), rtol=0, atol=0)
+    torch.manual_seed(5)
+    batch = torch.rand(3, 40, 2, dtype=torch.float64)
+    assert_close(cell_weights(batch, 3)[1], cell_weights(batch[1], 3), rtol=0, atol=0)
+    # a smooth field's mean: the cell quadrature beats the plain average of random points
+    x = torch.rand(2000, 2, dtype=torch.float64)
+    f = torch.cos(2 * math.pi * x[:, 0]) * torch.sin(2 * math.pi * x[:, 1]) + 1.0
+    assert abs((cell_weights(x, 16) * f).sum() - 1.0) < abs(f.mean() - 1.0)

@@ -33,9 +33,12 @@ def fourier_series(s: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, omega:
     G + 1)`` holds ``a_0..a_G``, ``sin`` ``(heads, G)`` holds ``b_1..b_G``."""
     shape = (1, -1) + (1,) * (s.dim() - 2)
     out = cos[:, 0].reshape(shape).expand_as(s)
+    c1, s1 = torch.cos(omega * s), torch.sin(omega * s)
+    cg, sg = c1, s1
     for g in range(1, cos.shape[1]):
-        t = g * omega * s
-        out = out + cos[:, g].reshape(shape) * torch.cos(t) + sin[:, g - 1].reshape(shape) * torch.sin(t)
+        if g > 1:  # cos/sin of (g w s) by the angle-addition recurrence: two trig calls in all
+            cg, sg = cg * c1 - sg * s1, sg * c1 + cg * s1
+        out = out + cos[:, g].reshape(shape) * cg + sin[:, g - 1].reshape(shape) * sg
     return out
 
 

@@ -70,6 +70,28 @@ def grid_to_modes(field: torch.Tensor, n_modes: Sequence[int]) -> torch.Tensor:
     return spec
 
 
+def cell_weights(points: torch.Tensor, cells: int) -> torch.Tensor:
+    """Quadrature weights from the point density: ``w_j = 1 / (cells^d n(Q_j))``, ``n(Q_j)`` the number of
+    points in the cell ``Q_j`` of a regular ``cells^d`` partition of ``[0, 1)^d`` holding ``x_j``.
+
+    Each non-empty cell gets its area, shared among its points: the Riemann sum of the cells, which for
+    random points is far more accurate than the mean ``1/N`` (density compensation, as in non-Cartesian
+    MRI reconstruction: Pipe & Menon, Magn. Reson. Med. 41, 1999). ``points`` ``(N, d)`` or
+    ``(batch, N, d)``; returns ``(N,)`` or ``(batch, N)``.
+    """
+    d = points.shape[-1]
+    cell = torch.clamp((points * cells).long(), 0, cells - 1)
+    flat = torch.zeros_like(cell[..., 0])
+    for a in range(d):
+        flat = flat * cells + cell[..., a]
+    batched = flat if flat.dim() == 2 else flat[None]
+    ones = torch.ones_like(batched, dtype=points.dtype)
+    counts = torch.zeros(batched.shape[0], cells**d, dtype=points.dtype, device=points.device)
+    counts = counts.scatter_add(1, batched, ones).gather(1, batched)
+    w = 1.0 / (cells**d * counts)
+    return w if flat.dim() == 2 else w[0]
+
+
 class NUFTInput(nn.Module):
     """Point values -> a band-limited field on a regular grid (formulas in the module docstring).
 
