@@ -150,22 +150,57 @@ class GaussianNUFT:
     def dim(self) -> int:
         return len(self.n_modes)
 
+    def _padded(self) -> tuple[int, ...]:
+        """Fine grid extended by ``2 M_sp - 1`` points per axis, so no stencil wraps around."""
+        return tuple(r + 2 * self.spread - 1 for r in self.fine)
+
     def _stencil(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flat fine-grid indices ``(..., N, P)`` and Gaussian weights ``(..., N, P)``, ``P = (2 M_sp)^d``."""
+        """Flat indices into the padded grid ``(..., N * P)`` and Gaussian weights ``(..., N, P)``,
+        ``P = (2 M_sp)^d``: index = (corner of the point's stencil) + (fixed offset pattern)."""
         offsets = torch.arange(-self.spread + 1, self.spread + 1, device=points.device)
-        index, weight = None, None
-        for a, (r, tau) in enumerate(zip(self.fine, self.tau)):
+        padded = self._padded()
+        base, pattern, weight = None, None, None
+        for a, (r, tau, size) in enumerate(zip(self.fine, self.tau, padded)):
             x = points[..., a]
-            near = torch.floor(x * r).long()[..., None] + offsets  # (..., N, 2 M_sp)
-            theta = 2 * math.pi * (x[..., None] - near.to(x.dtype) / r)
+            first = torch.floor(x * r).long()  # stencil of axis a: first + offsets
+            theta = 2 * math.pi * (x[..., None] - (first[..., None] + offsets).to(x.dtype) / r)
             w = torch.exp(-theta * theta / (4 * tau))
-            idx = torch.remainder(near, r)
-            if index is None:
-                index, weight = idx, w
+            corner = first  # padded index of offset -M_sp + 1 is first
+            if base is None:
+                base, pattern, weight = corner, offsets - offsets[0], w
             else:
-                index = (index[..., :, None] * r + idx[..., None, :]).flatten(-2)
+                base = base * size + corner
+                pattern = (pattern[:, None] * size + (offsets - offsets[0])).flatten()
                 weight = (weight[..., :, None] * w[..., None, :]).flatten(-2)
+        index = (base[..., None] + pattern).flatten(-2)
         return index, weight
+
+    def _layout(self, index: torch.Tensor) -> torch.Tensor:
+        """Row indices into the grid stored points-major: ``(G, B*C)`` for shared points, ``(B*G, C)`` for
+        per-sample points (index_add / index_select along the first axis: the fast paths)."""
+        if index.dim() == 1:
+            return index
+        size = math.prod(self._padded())
+        return (index + torch.arange(index.shape[0], device=index.device)[:, None] * size).flatten()
+
+    def _fold(self, padded: torch.Tensor) -> torch.Tensor:
+        """Add the padded grid's margins onto the periodic fine grid: ``(..., *padded) -> (..., *fine)``."""
+        out = padded
+        for a, (r, size) in enumerate(zip(self.fine, self._padded())):
+            t = torch.remainder(torch.arange(size, device=padded.device) - self.spread + 1, r)
+            axis = out.dim() - self.dim + a
+            shape = list(out.shape)
+            shape[axis] = r
+            out = torch.zeros(shape, dtype=out.dtype, device=out.device).index_add(axis, t, out)
+        return out
+
+    def _unfold(self, grid: torch.Tensor) -> torch.Tensor:
+        """Periodic extension of the fine grid onto the padded one (the adjoint of ``_fold``)."""
+        out = grid
+        for a, (r, size) in enumerate(zip(self.fine, self._padded())):
+            t = torch.remainder(torch.arange(size, device=grid.device) - self.spread + 1, r)
+            out = out.index_select(out.dim() - self.dim + a, t)
+        return out
 
     def _deconvolution(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         """``sqrt(pi/tau)^d exp(tau |k|^2) / M_r^d`` on the mode block (real)."""
@@ -193,19 +228,24 @@ class GaussianNUFT:
         b, c, n = values.shape
         rdtype = points.dtype
         index, weight = self._stencil(points)
-        p = index.shape[-1]
+        flat = self._layout(index)
         vals = _weighted(values, weights)
         parts = [vals.real, vals.imag] if vals.is_complex() else [vals]
-        size = math.prod(self.fine)
+        padded, size = self._padded(), math.prod(self._padded())
         grids = []
         for part in parts:
-            contrib = (part.to(rdtype)[..., None] * weight.unsqueeze(-3)).reshape(b, c, n * p)
-            idx = index.reshape(-1, n * p).expand(b, n * p)[:, None].expand(b, c, n * p)
-            grids.append(
-                torch.zeros(b, c, size, dtype=rdtype, device=values.device).scatter_add(-1, idx, contrib)
-            )
+            part = part.to(rdtype)
+            if weight.dim() == 2:  # shared points: rows (N * P, B * C)
+                rows = (part.reshape(b * c, n).t()[:, None, :] * weight[..., None]).reshape(-1, b * c)
+                grid = torch.zeros(size, b * c, dtype=rdtype, device=values.device).index_add_(0, flat, rows)
+                grid = grid.t().reshape(b, c, *padded)
+            else:  # per-sample points: rows (B * N * P, C)
+                rows = (part.transpose(1, 2)[:, :, None, :] * weight[..., None]).reshape(-1, c)
+                grid = torch.zeros(b * size, c, dtype=rdtype, device=values.device).index_add_(0, flat, rows)
+                grid = grid.reshape(b, size, c).transpose(1, 2).reshape(b, c, *padded)
+            grids.append(self._fold(grid))
         grid = grids[0] if len(grids) == 1 else torch.complex(grids[0], grids[1])
-        spec = torch.fft.fftn(grid.reshape(b, c, *self.fine), dim=tuple(range(2, 2 + self.dim)))
+        spec = torch.fft.fftn(grid, dim=tuple(range(2, 2 + self.dim)))
         for axis, sl in enumerate(self._fft_slices()):
             spec = spec.index_select(2 + axis, sl.to(spec.device))
         return spec * self._deconvolution(rdtype, values.device)
@@ -222,9 +262,18 @@ class GaussianNUFT:
         grids = torch.meshgrid(*[s.to(modes.device) for s in self._fft_slices()], indexing="ij")
         full[(slice(None), slice(None), *grids)] = scaled
         # adjoint of the forward FFT: sum_k G(k) exp(+i k theta_l) = M_r^d * ifft
-        h = torch.fft.ifftn(full, dim=tuple(range(2, 2 + self.dim)), norm="forward").reshape(b, c, -1)
+        h = self._unfold(torch.fft.ifftn(full, dim=tuple(range(2, 2 + self.dim)), norm="forward"))
         index, weight = self._stencil(points)
-        n, p = index.shape[-2:]
-        idx = index.reshape(-1, n * p).expand(b, n * p)[:, None].expand(b, c, n * p)
-        gathered = h.gather(-1, idx).reshape(b, c, n, p)
-        return (gathered * weight.unsqueeze(-3).to(gathered.dtype)).sum(-1)
+        flat = self._layout(index)
+        n, p = weight.shape[-2:]
+        parts = []
+        for part in (h.real, h.imag):  # the adjoint of type 1's spreading, part by part
+            if weight.dim() == 2:
+                rows = part.reshape(b * c, -1).t().contiguous().index_select(0, flat)  # (N * P, B * C)
+                out = (rows.reshape(n, p, b * c) * weight[..., None]).sum(1).t().reshape(b, c, n)
+            else:
+                grid = part.reshape(b, c, -1).transpose(1, 2).reshape(-1, c)  # (B * G, C)
+                rows = grid.index_select(0, flat).reshape(b, n, p, c)
+                out = (rows * weight[..., None]).sum(2).transpose(1, 2)
+            parts.append(out)
+        return torch.complex(parts[0], parts[1])
