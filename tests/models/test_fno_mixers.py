@@ -106,3 +106,18 @@ def test_nuft_fno_output_is_the_band_limited_interpolation_of_its_latent_output(
         x.flatten(2), grid_points((9, 9), torch.float64, "cpu"), grid_points((27, 27), torch.float64, "cpu")
     )
     assert_close(fine.reshape(1, 1, 27, 27)[..., ::3, ::3], latent, rtol=0, atol=1e-10)
+
+
+def test_a_fixed_resolution_mixer_with_other_evaluation_grids_is_refused_before_training():
+    from types import SimpleNamespace
+
+    from specops.config import ConfigError
+    from specops.pipeline.build import build_model
+
+    data = SimpleNamespace(kind="operator", in_channels=1, out_channels=1, spatial_shape=(16, 16))
+    base = ["model.args.n_modes=4", "model.args.hidden_channels=8", "model.args.mixer=ffc"]
+    cfg = load_config(None, [*base, "eval.resolutions=[32]"])
+    with pytest.raises(ConfigError, match=r"FFCMixer has kernels of a fixed size.*mixer=spectral, aff"):
+        build_model(cfg, data)
+    _, model, _ = build_model(load_config(None, [*base, "eval.resolutions=[16]"]), data)
+    assert type(model.blocks[0].conv).__name__ == "FFCMixer"
