@@ -32,7 +32,9 @@ def test_every_mixer_builds_runs_and_round_trips(mixer, n_modes, tmp_path):
     assert y.shape == x.shape and torch.isfinite(y).all()
     again = specops.load(specops.save(model, tmp_path / "m.pt"))
     assert again.init_args["mixer"] == mixer
-    assert torch.equal(again(x), y)
+    # equal weights; oneDNN may pick another kernel for the same convolution (FDConv's per-sample
+    # grouped one) depending on memory alignment, hence a float32 round-off tolerance, not equality
+    assert_close(again(x), y, rtol=1e-5, atol=1e-6)
     y.square().mean().backward()
     assert all(p.grad is not None for p in model.blocks.parameters() if p.requires_grad)
     if not MIXERS[mixer].resolution_free:  # the recorded grid survives the round trip
