@@ -37,7 +37,7 @@ from specops.layers.attention_rpe import offsets, rpe_attention_fft, rpe_attenti
 from specops.layers.mixers import MIXERS
 from specops.layers.nuft import GaussianNUFT, direct_type1, direct_type2
 from specops.layers.nuft_layers import cell_weights
-from specops.models.nuft_fno import NUFTFNO
+from specops.models.fno_variants import NUFTFNO
 from specops.solvers.problems import make_problem
 
 

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from specops.layers.attention_karat import FourierKArAtAttention, exp_fit, fourier_series
+from specops.layers.attention import FourierKArAtAttention, exp_fit, fourier_series
 from specops.layers.attention_rpe import (
     KernelizedRPEAttention,
     positive_features,

@@ -3,8 +3,7 @@ import math
 import pytest
 import torch
 
-from specops.layers.binary import BiPer, binarize_
-from specops.layers.evonorm import EvoNormB0, EvoNormS0
+from specops.layers.block_options import BiPer, EvoNormB0, EvoNormS0, binarize_
 from specops.layers.mlp import ChannelMLP
 from tests.helpers import assert_close
 

@@ -7,7 +7,7 @@ import specops
 from specops import FNO
 from specops.config import load_config
 from specops.layers.mixers import MIXERS, mixer_options
-from specops.models.nuft_fno import NUFTFNO, grid_points
+from specops.models.fno_variants import NUFTFNO, grid_points
 from specops.pipeline.build import adapt_to_data
 from tests.helpers import assert_close
 

@@ -5,11 +5,10 @@ dataclasses hold the same choices as plain data, the form a model's constructor 
 """
 
 from specops.layers.activations import get_activation
-from specops.layers.attention_karat import FourierKArAtAttention
+from specops.layers.attention import FourierKArAtAttention
 from specops.layers.attention_rpe import KernelizedRPEAttention
-from specops.layers.binary import BiPer, binarize_
+from specops.layers.block_options import BiPer, EvoNormB0, EvoNormS0, binarize_
 from specops.layers.embeddings import GridEmbedding
-from specops.layers.evonorm import EvoNormB0, EvoNormS0
 from specops.layers.factorized import CPWeight, LowRankWeight, TTWeight, TuckerWeight
 from specops.layers.fdconv import FDConv
 from specops.layers.fno_block import FNOBlock, FNOBlockSpec

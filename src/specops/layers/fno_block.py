@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from specops.layers.binary import binarize_
+from specops.layers.block_options import binarize_
 from specops.layers.mlp import ChannelMLP
 from specops.layers.norms import NORMS, Norm, norm_factory
 from specops.layers.skips import SKIPS, NoSkip, Skip, SkipKind, make_skip
@@ -112,7 +112,7 @@ class FNOBlockSpec(Options):
         Normalization after the convolution and after the MLP (``specops.layers.norms``).
     weights : "real" or "biper"
         "biper" makes the pointwise weights of the skip and the channel MLP binary (BiPer,
-        ``specops.layers.binary``); the mixer keeps real weights.
+        ``specops.layers.block_options``); the mixer keeps real weights.
     """
 
     skip: SkipKind = "linear"

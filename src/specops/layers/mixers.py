@@ -29,7 +29,7 @@ from typing import Any
 
 from torch import nn
 
-from specops.layers.attention_karat import FourierKArAtAttention
+from specops.layers.attention import FourierKArAtAttention
 from specops.layers.attention_rpe import KernelizedRPEAttention
 from specops.layers.fdconv import FDConv
 from specops.layers.fourier_mixers import AFFMixer, FFCMixer

@@ -10,7 +10,7 @@ name           normalizes over                                 formula
 ``layer``      channels, per sample and point                  ``gamma_c (x - mu) / sqrt(...) + beta_c``
 =============  ==============================================  ===================================
 
-``evonorm-b0`` and ``evonorm-s0`` are the normalization-activation layers of ``specops.layers.evonorm``.
+``evonorm-b0`` and ``evonorm-s0`` are the normalization-activation layers of ``specops.layers.block_options``.
 
 ``instance`` has no parameters (``F.instance_norm`` without affine weights), ``group`` is
 ``nn.GroupNorm(1, C)``; ``layer`` is ``nn.LayerNorm(C)`` applied at every grid point (Ba et al., "Layer
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from specops.layers.evonorm import EvoNormB0, EvoNormS0
+from specops.layers.block_options import EvoNormB0, EvoNormS0
 
 Norm = Literal["none", "instance", "group", "layer", "evonorm-b0", "evonorm-s0"]
 

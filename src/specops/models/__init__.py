@@ -2,7 +2,7 @@
 
 from specops.models.base import OperatorModel, register_model
 from specops.models.fno import FNO, IFNO, TFNO
-from specops.models.fno_mixers import NUFTFNO
+from specops.models.fno_variants import NUFTFNO
 from specops.models.normalization import FieldNormalization
 from specops.models.predictor import Predictor
 from specops.models.rollout import rollout

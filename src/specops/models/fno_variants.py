@@ -1,9 +1,20 @@
-"""FNO on irregular points: NUFT input, an FNO on a latent regular grid, NUFT output.
+"""FNO variants: the FNO on irregular points (``nuft-fno``) and presets with other mixers.
+
+The FNO on irregular points: NUFT input, an FNO on a latent regular grid, NUFT output.
 
 ``u(y_i) = Re sum_k U(k) exp(2 pi i k . y_i)``, ``U = F[FNO(a_K)]`` on the kept modes, where ``a_K`` is the
 band-limited field on the latent grid whose modes come from the point values ``a(x_j)`` by a type-1 NUFT
 (quadrature or least squares): ``specops.layers.nuft_layers``. The same idea as Geo-FNO's NUFT encoder (Li
 et al., JMLR 2023) and NUFNO (Lin et al., 2022), with the points on the unit box and no learned deformation.
+
+Presets: the FNO family with another mixer in its blocks (``specops.layers.mixers``), and the FNO on
+irregular points (``nuft-fno-2d``).
+
+The attention presets are small transformer operators: attention mixer + linear skip + channel MLP with
+layer norms, the block of a pre-norm-free transformer, acting on the points of the grid. Only
+resolution-free mixers have presets (every preset is checked to give the same function at two
+resolutions); the pixel-kernel mixers (``ffc``, ``fdconv``, ``weighted-conv``) are chosen with
+``mixer=...`` on ``fno``.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from specops.layers.nuft_layers import NUFTInput, NUFTOutput, odd_modes
 from specops.layers.spectral_conv import as_modes
 from specops.models.base import OperatorModel, register_model
 from specops.models.fno import FNO
+from specops.registry import MODELS
 
 
 def grid_points(space: Sequence[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -96,3 +108,45 @@ class NUFTFNO(OperatorModel):
         x = self.check_input(x, self.in_channels, 1)
         latent = self.fno(self.encode(x, points, weights))
         return self.decode(latent, points if out_points is None else out_points)
+
+
+_PRESETS = {
+    "fno-2d-aff": (
+        FNO,
+        "fno",
+        {"n_modes": [12, 12], "hidden_channels": 32, "mixer": "aff"},
+        "FNO blocks with the AFF adaptive frequency filter as mixer (Huang et al. 2023), width 32",
+    ),
+    "transformer-2d-rpe": (
+        FNO,
+        "fno",
+        {
+            "n_modes": [12, 12],
+            "hidden_channels": 32,
+            "mixer": "rpe-attention",
+            "mixer_options": {"heads": 4, "features": 16},
+            "block": {"norm": "layer", "channel_mlp_expansion": 2.0},
+        },
+        "transformer operator: kernelized attention with FFT relative positions (Luo et al. 2021), width 32",
+    ),
+    "transformer-2d-karat": (
+        FNO,
+        "fno",
+        {
+            "n_modes": [12, 12],
+            "hidden_channels": 32,
+            "mixer": "karat",
+            "mixer_options": {"heads": 4, "order": 8, "landmarks": 8},
+            "block": {"norm": "layer", "channel_mlp_expansion": 2.0},
+        },
+        "transformer operator: Fourier-KArAt attention on 8x8 pooled keys (Maity et al. 2025), width 32",
+    ),
+    "nuft-fno-2d": (
+        NUFTFNO,
+        "nuft-fno",
+        {"n_modes": [12, 12], "hidden_channels": 32, "latent_grid": [32, 32]},
+        "FNO on irregular points of the unit square: NUFT in, FNO on a 32^2 latent grid, NUFT out",
+    ),
+}
+for _name, (_cls, _family, _defaults, _doc) in _PRESETS.items():
+    MODELS.register(_name, _cls, defaults=_defaults, description=_doc, family=_family)
