@@ -13,11 +13,11 @@ Sections (each prints a markdown table):
   bilinear): the NUFT-FNO (cell-density quadrature in, 32^2 latent grid, NUFT out) against the same FNO
   on the 64^2 grid; relative L2 at the points / on the grid. Target: within 1.5x of the grid FNO.
 - ``mixers``: every mixer in the same FNO (4 blocks), width chosen so the parameter counts match the
-  spectral FNO's (modes 8, width 20) as closely as the width allows; Darcy and Navier-Stokes (nu 1e-3,
+  spectral FNO's (modes 8, width 12) as closely as the width allows; Darcy and Navier-Stokes (nu 1e-3,
   w(0) -> w(1)) trained at 32^2 (every other node of 64^2 data), tested at 32^2 and 64^2. The attention
   mixers run with 8 random features (rpe) and 4 harmonics (karat) to fit the CPU budget.
 
-    python benchmarks/bench_layers.py                    # all sections (about 15 minutes on 1 thread of a quiet machine)
+    python benchmarks/bench_layers.py                    # all sections (about 15 minutes on 1 thread)
     python benchmarks/bench_layers.py --sections rpe nuft
     python benchmarks/bench_layers.py --small            # seconds; checks that the script works
 """
@@ -259,9 +259,9 @@ def bench_mixers(n_train: int, n_test: int, epochs: int) -> None:
         xn, yn = (x - xm) / xs, (y - ym) / ys
         coarse = (..., slice(None, None, 2), slice(None, None, 2))
         torch.manual_seed(4)
-        target = FNO((8, 8), 1, 1, 20, 4).n_parameters
+        target = FNO((8, 8), 1, 1, 12, 4).n_parameters
         for mixer in MIXERS:
-            model = FNO((8, 8), 1, 1, 20, 4) if mixer == "spectral" else matched_model(mixer, target)
+            model = FNO((8, 8), 1, 1, 12, 4) if mixer == "spectral" else matched_model(mixer, target)
             torch.manual_seed(5)
             sec = train(model, split_batches([xn[:n_train][coarse]], yn[:n_train][coarse], 16), epochs)
             decode = functools.partial(unscale, mean=ym, std=ys)
@@ -291,7 +291,7 @@ def main() -> None:
     if "points" in args.sections:
         bench_points(*((32, 16, 256, 1) if args.small else (300, 60, 4096, 10)))
     if "mixers" in args.sections:
-        bench_mixers(*((32, 16, 1) if args.small else (160, 40, 6)))
+        bench_mixers(*((32, 16, 1) if args.small else (128, 32, 5)))
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 
