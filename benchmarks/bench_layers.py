@@ -249,7 +249,7 @@ def problem_data(name: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def bench_mixers(n_train: int, n_test: int, epochs: int) -> None:
     print(
-        f"\n### Mixers in the same FNO ({n_train} train / {n_test} test at 32^2, {epochs} epochs, batch 16)\n"
+        f"\n### Mixers in the same FNO ({n_train} train / {n_test} test at 32^2, {epochs} epochs, batch 8)\n"
     )
     print("| problem | mixer | width | parameters | s / epoch | rel. L2 at 32^2 | rel. L2 at 64^2 |")
     print("|---|---|---|---|---|---|---|")
@@ -263,7 +263,7 @@ def bench_mixers(n_train: int, n_test: int, epochs: int) -> None:
         for mixer in MIXERS:
             model = FNO((8, 8), 1, 1, 12, 4) if mixer == "spectral" else matched_model(mixer, target)
             torch.manual_seed(5)
-            sec = train(model, split_batches([xn[:n_train][coarse]], yn[:n_train][coarse], 16), epochs)
+            sec = train(model, split_batches([xn[:n_train][coarse]], yn[:n_train][coarse], 8), epochs)
             decode = functools.partial(unscale, mean=ym, std=ys)
             e32 = evaluate(model, [xn[n_train:][coarse]], y[n_train:][coarse], decode)
             try:
