@@ -291,7 +291,7 @@ def main() -> None:
     if "points" in args.sections:
         bench_points(*((32, 16, 256, 1) if args.small else (300, 60, 4096, 10)))
     if "mixers" in args.sections:
-        bench_mixers(*((32, 16, 1) if args.small else (128, 32, 5)))
+        bench_mixers(*((32, 16, 1) if args.small else (192, 32, 8)))
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 
