@@ -22,6 +22,7 @@ object, so the implicit steps of one sample (the same matrix each step) factor o
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -45,9 +46,18 @@ class SystemMatrix:
     device : torch device of the Krylov vectors (default CPU)
     symmetric : bool
         Whether ``A`` is symmetric positive definite (recycled CG is allowed only then).
+    torch_matvec : bool, optional
+        Multiply with a torch sparse CSR copy (default: on a GPU only; SciPy's product on the CPU).
     """
 
-    def __init__(self, matrix: sp.spmatrix, *, device: torch.device | str | None = None, symmetric=False):
+    def __init__(
+        self,
+        matrix: sp.spmatrix,
+        *,
+        device: torch.device | str | None = None,
+        symmetric: bool = False,
+        torch_matvec: bool | None = None,
+    ) -> None:
         if matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"matrix has shape {matrix.shape}; a linear system needs a square matrix")
         self.csr = sp.csr_matrix(matrix)
@@ -58,13 +68,16 @@ class SystemMatrix:
         self.symmetric = bool(symmetric)
         self.n = int(self.csr.shape[0])
         self._torch = None
-        if self.device.type != "cpu":
-            self._torch = torch.sparse_csr_tensor(
-                torch.from_numpy(self.csr.indptr.astype(np.int64)),
-                torch.from_numpy(self.csr.indices.astype(np.int64)),
-                torch.from_numpy(self.csr.data),
-                size=self.csr.shape,
-            ).to(self.device)
+        if torch_matvec or (torch_matvec is None and self.device.type != "cpu"):
+            with warnings.catch_warnings():  # "sparse CSR support is in beta": products are all we use
+                warnings.simplefilter("ignore", UserWarning)
+                self._torch = torch.sparse_csr_tensor(
+                    torch.from_numpy(self.csr.indptr.astype(np.int64)),
+                    torch.from_numpy(self.csr.indices.astype(np.int64)),
+                    torch.from_numpy(self.csr.data),
+                    size=self.csr.shape,
+                    check_invariants=False,
+                ).to(self.device)
 
     def matvec(self, x: torch.Tensor) -> torch.Tensor:
         """``A x`` for a vector ``x`` of length ``n`` on ``device``."""
