@@ -149,6 +149,7 @@ class GCRODR(LinearSolver):
         rhs[:n_c] = (C.mH @ r).cpu().numpy() if n_c else 0.0
         rhs[n_c] = beta
         d = None if U is None else 1.0 / torch.linalg.vector_norm(U, dim=0)
+        givens = _GivensResidual(beta, steps_max, npdtype)
         for j in range(steps_max):
             w = op(V[:, j])
             if n_c:
@@ -166,12 +167,12 @@ class GCRODR(LinearSolver):
             breakdown = H[j + 1, j] <= 1e-14 * beta
             if not breakdown:
                 V[:, j + 1] = w / H[j + 1, j]
-            G = _assemble(d, Bk, H, j + 1)
-            y = np.linalg.lstsq(G, rhs[: n_c + j + 2], rcond=None)[0]
-            res = float(np.linalg.norm(rhs[: n_c + j + 2] - G @ y))
+            res = givens.add(H[: j + 2, j])
             if res <= target or breakdown or self._count >= self.maxiter:
                 break
         s = j + 1
+        G = _assemble(d, Bk, H, s)
+        y = np.linalg.lstsq(G, rhs[: n_c + s + 1], rcond=None)[0]
         W = V[:, :s] if n_c == 0 else torch.cat([U * d, V[:, :s]], dim=1)
         Vhat = V[:, : s + 1] if n_c == 0 else torch.cat([C, V[:, : s + 1]], dim=1)
         y_t = torch.from_numpy(y).to(device)
@@ -204,6 +205,32 @@ class GCRODR(LinearSolver):
 
     def parameters(self) -> dict[str, Any]:
         return {**super().parameters(), "restart": self.restart, "recycle": self.recycle, "reuse": self.reuse}
+
+
+class _GivensResidual:
+    """The least-squares residual ``min_y ||beta e_1 - H_j y||`` after each Arnoldi step, by Givens rotations.
+
+    With a recycled space the top rows ``[D, B_j]`` of ``G`` can always be fitted (``D`` is invertible), so
+    the residual of the whole problem is that of the Hessenberg part (Saad, *Iterative Methods*, §6.5.3).
+    """
+
+    def __init__(self, beta: float, steps: int, dtype) -> None:
+        self.g = np.zeros(steps + 1, dtype=dtype)
+        self.g[0] = beta
+        self.rotations: list[tuple[complex, complex]] = []
+
+    def add(self, column: np.ndarray) -> float:
+        """Rotate the new column ``H[:j+2, j]``, eliminate its last entry, return ``|residual|``."""
+        col = column.copy()
+        for i, (c, s) in enumerate(self.rotations):
+            col[i], col[i + 1] = np.conj(c) * col[i] + np.conj(s) * col[i + 1], -s * col[i] + c * col[i + 1]
+        j = len(self.rotations)
+        r = np.hypot(abs(col[j]), abs(col[j + 1]))
+        c, s = (col[j] / r, col[j + 1] / r) if r > 0 else (1.0, 0.0)
+        self.rotations.append((c, s))
+        self.g[j + 1] = -s * self.g[j]
+        self.g[j] = np.conj(c) * self.g[j]
+        return float(abs(self.g[j + 1]))
 
 
 def _assemble(d: torch.Tensor | None, Bk: np.ndarray, H: np.ndarray, s: int) -> np.ndarray:
