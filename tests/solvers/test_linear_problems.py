@@ -1,9 +1,11 @@
 """Helmholtz, Poisson and heat against manufactured solutions (declared orders), and SKR generation against direct."""
 
+import itertools
 import math
 
 import numpy as np
 import pytest
+import scipy.sparse.linalg as sla
 import torch
 
 from specops.solvers.darcy import Darcy
@@ -43,8 +45,6 @@ def test_helmholtz_manufactured_solution_second_order():
         A = system.matrix(k)
         b = system.rhs(f.real, None) + 1j * system.rhs(f.imag, None).real
         b += system.rhs(torch.zeros(n, n), {s: v.numpy() for s, v in g.items()})
-        import scipy.sparse.linalg as sla
-
         approx = sla.spsolve(A.tocsc(), b).reshape(n, n)
         errors.append(np.abs(approx - u.numpy()).max())
         hs.append(1 / (n - 1))
@@ -107,7 +107,7 @@ def test_greedy_tour_is_a_reproducible_permutation_that_follows_neighbours():
     tour = greedy_tour(features)
     assert sorted(tour) == list(range(50)) and tour == greedy_tour(features.clone()) and tour[0] == 0
     # the tour is no longer than the natural order (nearest neighbours)
-    length = sum(float((features[a] - features[b]).norm()) for a, b in zip(tour, tour[1:]))
+    length = sum(float((features[a] - features[b]).norm()) for a, b in itertools.pairwise(tour))
     assert length < sum(float((features[i] - features[i + 1]).norm()) for i in range(49))
     # low modes: blind to modes at or above `modes`, the full field with 0
     f = torch.randn(3, 8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
