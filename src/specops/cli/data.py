@@ -30,12 +30,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     import torch
 
     from specops.data.generate import generate_dataset
-    from specops.solvers.problems import make_problem, problem_arguments
+    from specops.solvers.problems import make_problem
 
     overrides = _parse_sets(args.set)
     if args.resolution is not None:
         overrides["resolution"] = args.resolution
     if args.solver is not None or "solver" in overrides:
+        from specops.solvers.problems import problem_arguments
+
         if "solver" not in problem_arguments(args.pde):
             raise ValueError(
                 f"problem {args.pde!r} solves no linear systems, so --solver and solver.* do not apply; they "
