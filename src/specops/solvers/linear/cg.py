@@ -86,7 +86,7 @@ class RecycledCG(LinearSolver):
             if matrix is self._matrix:
                 AU = self._AU
             else:
-                AU = torch.stack([matrix.matvec(U[:, i]) for i in range(U.shape[1])], dim=1)
+                AU = matrix.matvec(U)  # k products, one sparse block product
                 count += U.shape[1]
             E_inv = torch.linalg.inv(U.T @ AU)
             mu = E_inv @ (U.T @ r)

@@ -99,7 +99,7 @@ class GCRODR(LinearSolver):
         r = b.clone() if x0 is None else b - matrix.matvec(x)
         self._count += x0 is not None
         target = self.rtol * b_norm
-        U, C = self._recycled(matrix, op)
+        U, C = self._recycled(matrix, precond)
         if U is not None:
             coef = C.mH @ r
             x = x + precond(U @ coef)
@@ -120,14 +120,15 @@ class GCRODR(LinearSolver):
             self._U, self._C, self._matrix = U, C, matrix
         return x, SolveInfo(iterations, self._count, residual, residual <= self.rtol)
 
-    def _recycled(self, matrix: SystemMatrix, op) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def _recycled(self, matrix: SystemMatrix, precond) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """``(U, C)`` for this matrix from the previous solve: kept for the same matrix, else ``C = B U``."""
         if not self.reuse or self._U is None or self._U.shape[0] != matrix.n or self._U.dtype != matrix.dtype:
             return None, None
         U = self._U.to(matrix.device)
         if matrix is self._matrix:
             return U, self._C
-        C = torch.stack([op(U[:, i]) for i in range(U.shape[1])], dim=1)
+        C = matrix.matvec(precond(U))  # k products, as one sparse block product
+        self._count += U.shape[1]
         Q, R = torch.linalg.qr(C)
         return torch.linalg.solve_triangular(R, U, upper=True, left=False), Q
 

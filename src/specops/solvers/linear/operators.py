@@ -80,10 +80,10 @@ class SystemMatrix:
                 ).to(self.device)
 
     def matvec(self, x: torch.Tensor) -> torch.Tensor:
-        """``A x`` for a vector ``x`` of length ``n`` on ``device``."""
+        """``A x`` for a vector ``x`` ``(n,)`` or a block of vectors ``(n, k)`` (one sparse product) on ``device``."""
         if self._torch is not None:
-            return (self._torch @ x.unsqueeze(1)).squeeze(1)
-        return torch.from_numpy(self.csr @ x.numpy())
+            return (self._torch @ x.unsqueeze(1)).squeeze(1) if x.dim() == 1 else self._torch @ x
+        return torch.from_numpy(np.asarray(self.csr @ x.numpy()))
 
     def vector(self, values: Any) -> torch.Tensor:
         """``values`` as a Krylov vector: this matrix's dtype, on its device."""
@@ -97,14 +97,17 @@ def _on_cpu(apply: Callable[[np.ndarray], np.ndarray], matrix: SystemMatrix) -> 
     """A NumPy preconditioner as a torch one (through the CPU when the vectors live on a GPU)."""
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        y = apply(x.detach().cpu().numpy())
+        y = apply(np.ascontiguousarray(x.detach().cpu().numpy()))
         return torch.from_numpy(np.asarray(y, dtype=matrix.csr.dtype)).to(matrix.device)
 
     return run
 
 
 class Preconditioner:
-    """Base: ``prepare(A)`` returns ``x -> M^{-1} x`` for one matrix, built once per matrix object."""
+    """Base: ``prepare(A)`` returns ``x -> M^{-1} x`` for one matrix, built once per matrix object.
+
+    ``x`` is a vector ``(n,)`` or a block ``(n, k)`` (the recycled space: one call for all its columns).
+    """
 
     name = "none"
 
@@ -136,7 +139,7 @@ class JacobiPreconditioner(Preconditioner):
         if np.any(diag == 0):
             raise ValueError("Jacobi preconditioning needs a nonzero diagonal; use precond='ilu' or 'none'")
         inv = matrix.vector(1.0 / diag)
-        return lambda x: inv * x
+        return lambda x: x * (inv if x.dim() == 1 else inv[:, None])
 
 
 class ILUPreconditioner(Preconditioner):
@@ -186,7 +189,8 @@ class AMGPreconditioner(Preconditioner):
 
     def _build(self, matrix: SystemMatrix) -> Apply:
         levels = self._pyamg.smoothed_aggregation_solver(matrix.csr)
-        return _on_cpu(levels.aspreconditioner(cycle="V").matvec, matrix)
+        cycle = levels.aspreconditioner(cycle="V")
+        return _on_cpu(lambda x: cycle.matvec(x) if x.ndim == 1 else cycle.matmat(x), matrix)
 
 
 PRECONDITIONERS.register("none", Preconditioner, description="no preconditioner")
