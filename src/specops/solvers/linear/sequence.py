@@ -19,7 +19,7 @@ more neighbours and the recycled space more systems.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from specops.registry import Options
@@ -121,7 +121,6 @@ class SampleStats:
     matvecs: int = 0
     residual: float = 0.0
     converged: bool = True
-    infos: list[SolveInfo] = field(default_factory=list, repr=False)
 
     def add(self, info: SolveInfo) -> None:
         self.systems += 1
