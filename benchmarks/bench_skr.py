@@ -235,6 +235,7 @@ def main() -> None:
         sizes = dict(
             resolution=33, systems=64, wavenumbers=[8.0, 16.0], heat_steps=5, rtols=[1e-6, 1e-8], repeats=3
         )
+        sizes.update(large_resolution=49, large_systems=96)
         sizes.update(fno_resolution=33, fno_train=200, fno_test=50, epochs=40)
     for key, value in sizes.items():
         setattr(args, key, value)
