@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from specops.cli.common import threads_option
+from specops.cli.online import add_online_options, online_overrides
 
 
 def _train_overrides(args: argparse.Namespace) -> list[str]:
@@ -26,7 +27,7 @@ def _train_overrides(args: argparse.Namespace) -> list[str]:
     out = [f"{key}={value}" for key, value in pairs if value is not None]
     if args.test_data:
         out.append(f"data.test_paths={yaml.safe_dump(list(args.test_data), default_flow_style=True).strip()}")
-    return out + list(args.set)
+    return out + online_overrides(args) + list(args.set)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -118,6 +119,7 @@ def add_commands(sub) -> None:
         "--overwrite", action="store_true", help="replace the run in a non-empty --out (other files stay)"
     )
     tr.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    add_online_options(tr)
     tr.set_defaults(func=_cmd_train)
     ev = sub.add_parser(
         "evaluate",
