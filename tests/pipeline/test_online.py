@@ -74,3 +74,20 @@ def test_online_config_is_checked():
         load_config(None, ["online.buffer_size=8", "online.watermark=9"])
     with pytest.raises(ConfigError, match=r"online\.policy"):
         load_config(None, ["online.policy=lifo"])
+
+
+def test_cli_reports_missing_ray_as_an_error_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    args = [
+        "train",
+        "--online",
+        "burgers",
+        *PROBLEM,
+        *SMALL,
+        "--out",
+        str(tmp_path / "run"),
+        "--cluster",
+        "auto",
+    ]
+    assert main(args) == 2
+    assert "pip install 'specops[cluster]'" in capsys.readouterr().err

@@ -33,6 +33,7 @@ def _train_overrides(args: argparse.Namespace) -> list[str]:
 def _cmd_train(args: argparse.Namespace) -> int:
     from specops import pipeline
     from specops.config import load_config
+    from specops.data.buffer import StreamError
     from specops.evaluation.report import results_table
     from specops.training.distributed import init_distributed, shutdown
     from specops.training.interrupt import TrainingInterrupted
@@ -47,6 +48,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         hint = f" (specops train ... --out {cfg.run_dir} --resume)" if exc.checkpoint is not None else ""
         print(f"\nspecops train: {exc}{hint}", file=sys.stderr)
         return 130
+    except (StreamError, ImportError) as exc:  # online: every solver worker died, or Ray is missing
+        print(f"specops train: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # before training started (nothing written yet), or a second Ctrl-C
         last = Path(cfg.run_dir) / "checkpoints" / "last.pt"
         kept = f"; the last checkpoint is {last}" if last.is_file() else "; nothing was written"
