@@ -60,14 +60,14 @@ def test_stream_is_the_same_multiset_for_one_and_two_workers_and_matches_generat
 
 
 def test_killing_a_worker_loses_no_seed_and_duplicates_none():
-    with _stream(functools.partial(counting, delay=0.02), 2, n=40, chunk=2) as stream:
+    stream = _stream(functools.partial(counting, delay=0.02), 2, n=40, chunk=2)
+    with pytest.warns(UserWarning, match="worker 0 died"), stream:  # closed (thread joined) inside
         stream.start()
         first = stream.buffer.get(2, timeout=30)[0]
-        os.kill(stream.pool.pids[0], signal.SIGKILL)
-        with pytest.warns(UserWarning, match="worker 0 died"):
-            got = _drain(stream)
+        os.kill(stream.pool.pids[0], signal.SIGKILL)  # it holds `prefetch` unfinished tasks
+        got = _drain(stream)
         got.update({e.index: e.sample for e in first})
-        assert stream.restarts[0] == 1
+    assert stream.restarts[0] == 1
     assert sorted(got) == list(range(40))
     assert all(float(s["x"][0, 0]) == SEED + i for i, s in got.items())
 
