@@ -271,6 +271,7 @@ class OnlineBatches:
         self.fill_seconds = 0.0  # waiting for the watermark
         self.ended = False
         self._began: float | None = None
+        self._position = 0
 
     def __len__(self) -> int:
         return self.steps_per_epoch
@@ -288,7 +289,8 @@ class OnlineBatches:
         self.stream.start()
         if self._began is None:
             self._began = time.perf_counter()
-        for _ in range(self.steps_per_epoch):
+        steps, self._position = self.steps_per_epoch - self._position, 0  # a pass resumed mid-way is shorter
+        for _ in range(steps):
             if self.over():
                 return self._end()
             start = time.perf_counter()
@@ -336,8 +338,11 @@ class OnlineBatches:
     def state_dict(self) -> dict[str, Any]:
         return self.stream.state_dict()
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], position: int = 0) -> None:
+        """Continue the stream of ``state``; the first pass gives the ``steps_per_epoch - position`` batches
+        left of the epoch the checkpoint was written in."""
         self.stream.load_state_dict(state)
+        self._position = int(position) % self.steps_per_epoch
 
     def close(self) -> None:
         self.stream.close()

@@ -185,7 +185,7 @@ def restore_loop_state(trainer: Any, payload: dict[str, Any]) -> None:
     if _stream(trainer) is not None:
         if state.get("stream") is None:
             raise ValueError("cannot resume an online run from a checkpoint without a stream state")
-        _stream(trainer).load_state_dict(state["stream"])
+        _stream(trainer).load_state_dict(state["stream"], position=trainer.position)
     restore_rng_state(state["rng"])
 
 
