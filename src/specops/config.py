@@ -23,6 +23,7 @@ from typing import Any, Literal
 import yaml
 
 from specops.atomic import atomic_path
+from specops.online_config import OnlineConfig
 from specops.patching_config import PatchingConfig
 from specops.physics_config import PhysicsConfig
 from specops.seeding import check_seed
@@ -229,7 +230,8 @@ class EvalConfig:
 
 @dataclass
 class Config:
-    """A whole run: ``model``, ``data``, ``optim``, ``train``, ``eval``, ``physics`` sections and the run directory."""
+    """A whole run: ``model``, ``data``, ``optim``, ``train``, ``eval``, ``physics``, ``online`` sections and the
+    run directory."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -237,6 +239,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+    online: OnlineConfig = field(default_factory=OnlineConfig)
     run_dir: str = "runs/run"
 
 

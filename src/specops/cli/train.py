@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from specops.cli.common import threads_option
+from specops.cli.online import add_online_options, online_overrides
 
 
 def _train_overrides(args: argparse.Namespace) -> list[str]:
@@ -26,12 +27,13 @@ def _train_overrides(args: argparse.Namespace) -> list[str]:
     out = [f"{key}={value}" for key, value in pairs if value is not None]
     if args.test_data:
         out.append(f"data.test_paths={yaml.safe_dump(list(args.test_data), default_flow_style=True).strip()}")
-    return out + list(args.set)
+    return out + online_overrides(args) + list(args.set)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from specops import pipeline
     from specops.config import load_config
+    from specops.data.buffer import StreamError
     from specops.evaluation.report import results_table
     from specops.training.distributed import init_distributed, shutdown
     from specops.training.interrupt import TrainingInterrupted
@@ -46,6 +48,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         hint = f" (specops train ... --out {cfg.run_dir} --resume)" if exc.checkpoint is not None else ""
         print(f"\nspecops train: {exc}{hint}", file=sys.stderr)
         return 130
+    except (StreamError, ImportError) as exc:  # online: every solver worker died, or Ray is missing
+        print(f"specops train: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # before training started (nothing written yet), or a second Ctrl-C
         last = Path(cfg.run_dir) / "checkpoints" / "last.pt"
         kept = f"; the last checkpoint is {last}" if last.is_file() else "; nothing was written"
@@ -118,6 +123,7 @@ def add_commands(sub) -> None:
         "--overwrite", action="store_true", help="replace the run in a non-empty --out (other files stay)"
     )
     tr.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    add_online_options(tr)
     tr.set_defaults(func=_cmd_train)
     ev = sub.add_parser(
         "evaluate",

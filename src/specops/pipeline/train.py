@@ -41,7 +41,15 @@ def train(
     model, checkpoint) before anything is written; the run directory is locked while the run writes to it.
     The model is built after seeding with ``train.seed``, so the same configuration trains to the same
     weights. Returns ``{"run_dir", "fit": trainer summary, "evaluation": results or None, "notes"}``.
+    With ``cfg.online.problem`` set, the run trains on a stream of solver samples instead of a file
+    (``specops.pipeline.online``).
     """
+    if cfg.online.enabled:
+        from specops.pipeline.online import train_online
+
+        return train_online(
+            cfg, resume=resume, overwrite=overwrite, evaluate_after=evaluate_after, dist=dist, log=log
+        )
     is_main = dist is None or dist.is_main
     if not is_main:
         log = _quiet  # one voice: rank 0 reports

@@ -10,7 +10,8 @@ Layout (``torch.load(path, weights_only=True)`` reads it; ``specops.load(path)``
       config       the resolved run configuration (nested dicts)
       normalizers  {"x": state or None, "y": state or None}
       training     step, epoch, position, optimizer, scheduler, scaler, ema, raw_model (trained weights
-                   when EMA is on), rng (torch, cuda, numpy, python), sampler, best, bad_evals, history
+                   when EMA is on), rng (torch, cuda, numpy, python), sampler, best, bad_evals, history,
+                   stream (online training: the stream's position and buffer, ``trainer.stream.state_dict()``)
 
 Files are written atomically (``specops.atomic.atomic_path``): a crash leaves the previous checkpoint.
 """
@@ -136,7 +137,13 @@ def loop_state(trainer: Any) -> dict[str, Any]:
         "sampler": {"seed": trainer.seed, "epoch": trainer.epoch, "position": trainer.position},
         "world_size": trainer.dist.world_size,
         "batch_size": trainer.batch_size,
+        "stream": _stream(trainer).state_dict() if _stream(trainer) is not None else None,
     }
+
+
+def _stream(trainer: Any) -> Any:
+    """The online data source a trainer draws from (set by ``pipeline.online``), or None."""
+    return getattr(trainer, "stream", None)
 
 
 def save_trainer(path: str | os.PathLike, trainer: Any) -> Path:
@@ -175,6 +182,10 @@ def restore_loop_state(trainer: Any, payload: dict[str, Any]) -> None:
     trainer.losses.values = [float(v) for v in state["history"].tolist()]
     trainer.val_history = [dict(v) for v in state["val_history"]]
     trainer.stopped_early = bool(state.get("stopped_early", False))
+    if _stream(trainer) is not None:
+        if state.get("stream") is None:
+            raise ValueError("cannot resume an online run from a checkpoint without a stream state")
+        _stream(trainer).load_state_dict(state["stream"], position=trainer.position)
     restore_rng_state(state["rng"])
 
 
