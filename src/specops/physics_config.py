@@ -20,7 +20,9 @@ class PhysicsConfig:
     """How the physics loss is built: the equation (overrides of the file's metadata), the time scheme,
     the residual norm ``H^s`` (``s = 0``: L2, ``s = -1``: H^-1 with shift ``alpha``), the weights of the
     residual, initial-condition and boundary terms, the grid refinement of the residual, and instance
-    fine-tuning's anchor weight (``specops finetune``)."""
+    fine-tuning's anchor weight (``specops finetune``). ``outputs_include_initial``: time-stepping runs in
+    PINO's space-time layout, the model predicting the input state too (``initial_weight`` then weighs its
+    misfit; ``specops.training.physics_task``)."""
 
     pde: str | None = None
     nu: float | None = None
@@ -36,6 +38,7 @@ class PhysicsConfig:
     boundary_weight: float = 1.0
     refine: int = 1
     anchor_weight: float = 0.1
+    outputs_include_initial: bool = False
 
     def __post_init__(self) -> None:
         rules = {

@@ -80,6 +80,7 @@ def build_physics_loss(cfg: Config, path: str | None = None) -> PhysicsLoss:
         residual_weight=p.residual_weight,
         initial_weight=p.initial_weight,
         boundary_weight=p.boundary_weight,
+        outputs_include_initial=p.outputs_include_initial,
     )
 
 
@@ -113,6 +114,11 @@ def hide_labels(cfg: Config, data: Any) -> Any:
     and the output normaliser fitted on the labelled samples only (the identity without any); the input
     normaliser reads no labels and is kept."""
     if not uses_physics(cfg):
+        if cfg.physics.outputs_include_initial:
+            raise ConfigError(
+                "physics.outputs_include_initial=true makes the model predict the initial state too, which only "
+                "the physics loss uses: set train.physics_weight (or train.loss=physics), or drop the setting"
+            )
         if cfg.train.loss == PHYSICS_LOSS:
             raise ConfigError("train.loss=physics with train.physics_weight=0 leaves nothing to train on")
         if cfg.data.labelled_fraction < 1:
