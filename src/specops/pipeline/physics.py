@@ -7,7 +7,8 @@ training file, hidden labels for label-free and mixed training, and the task tha
 - ``train.physics_weight=w`` with a data loss: the residual is added with weight ``w``.
 - ``data.labelled_fraction=f``: only the first ``round(f n_train)`` training samples (whole trajectories:
   all their windows) keep their targets (the output normaliser is fitted on them); the data loss sees
-  those, the residual sees all.
+  those, the residual sees all. ``physics.labelled_repeat=r`` shows each labelled sample ``r`` times per
+  epoch (the epoch grows by ``(r - 1)`` times the labelled samples), so that more batches carry labels.
 """
 
 from __future__ import annotations
@@ -86,18 +87,26 @@ def build_physics_loss(cfg: Config, path: str | None = None) -> PhysicsLoss:
 
 class HiddenLabels(Dataset):
     """A training dataset whose targets are NaN outside the first ``n_labelled`` samples (hidden labels:
-    ``PhysicsTask`` gives those samples only the physics term); ``limit`` keeps only the first samples."""
+    ``PhysicsTask`` gives those samples only the physics term); ``limit`` keeps only the first samples;
+    ``repeat`` lists the labelled samples ``repeat - 1`` more times after them (oversampling)."""
 
-    def __init__(self, data: Dataset, n_labelled: int, limit: int | None = None) -> None:
+    def __init__(self, data: Dataset, n_labelled: int, limit: int | None = None, repeat: int = 1) -> None:
+        if int(repeat) < 1:
+            raise ValueError(f"repeat={repeat} must be at least 1")
         self.data = data
         self.n_labelled = int(n_labelled)
         self.limit = len(data) if limit is None else int(limit)
+        self.extra = self.n_labelled * (int(repeat) - 1)
         self.spatial_shape = getattr(data, "spatial_shape", None)
 
     def __len__(self) -> int:
-        return self.limit
+        return self.limit + self.extra
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} is out of range for {len(self)} samples")
+        if index >= self.limit:
+            index = (index - self.limit) % self.n_labelled
         item = dict(self.data[index])
         if index >= self.n_labelled:
             item["y"] = torch.full_like(item["y"], float("nan"))
@@ -134,7 +143,8 @@ def hide_labels(cfg: Config, data: Any) -> Any:
         return data
     kind = "gaussian" if cfg.data.normalize and labelled else "none"
     _, y_norm = fit_normalizers(HiddenLabels(data.train, labelled, limit=labelled or None), kind)
-    return dataclasses.replace(data, train=HiddenLabels(data.train, labelled), y_normalizer=y_norm)
+    train = HiddenLabels(data.train, labelled, repeat=cfg.physics.labelled_repeat if labelled else 1)
+    return dataclasses.replace(data, train=train, y_normalizer=y_norm)
 
 
 def physics_task(cfg: Config, base: Task, x_normalizer: Any = None, y_normalizer: Any = None) -> Task:
