@@ -192,7 +192,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--ft-instances", type=int, default=16)
     parser.add_argument("--ft-steps", type=int, default=200)
-    parser.add_argument("--ft-lr", type=float, default=1e-3)
+    parser.add_argument("--ft-lr", type=float, default=1e-4)
     parser.add_argument("--ft-anchor", type=float, default=0.0)
     parser.add_argument("--only", choices=["darcy", "burgers"], default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the results here too")

@@ -64,7 +64,7 @@ def finetune(
     data_path: str | os.PathLike,
     *,
     steps: int,
-    lr: float = 1e-3,
+    lr: float = 1e-4,
     anchor_weight: float | None = None,
     n_samples: int | None = None,
     overrides: Sequence[str] = (),
