@@ -74,7 +74,8 @@ def problems(quick: bool) -> dict[str, dict]:
                 "physics.alpha=0",
                 "physics.boundary_weight=10",
             ],
-            "physics_weight": 1.0,
+            "physics_weight": 10.0,
+            "mixed_sets": ["physics.labelled_repeat=5"],
         },
         "burgers": {
             "problem": make_problem(
@@ -90,7 +91,8 @@ def problems(quick: bool) -> dict[str, dict]:
                 "train.horizon=5",
                 "physics.s=0",
             ],
-            "physics_weight": 0.1,
+            "physics_weight": 1.0,
+            "mixed_sets": ["physics.labelled_repeat=5"],
         },
     }
 
