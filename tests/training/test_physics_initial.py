@@ -1,6 +1,6 @@
 """The space-time layout of physics-informed time stepping (``physics.outputs_include_initial``): the
 initial-condition term enters the loss with its weight, the data term and every prediction use only the
-future frames, and a CLI run trains, evaluates and rolls out in this layout."""
+future frames, and a CLI run trains, evaluates, rolls out and fine-tunes in this layout."""
 
 from __future__ import annotations
 
@@ -92,6 +92,10 @@ def test_cli_space_time_run_with_an_initial_weight(tmp_path, capsys):
         "rollout"
     ]  # evaluation rolled the test split out
     assert rollout["n_trajectories"] == 2 and len(rollout["rel_l2_vs_time"]["u"]) == rollout["n_steps"]
+    # fine-tuning sees the future frames only: the residual of [u_t, prediction] is lowered
+    assert main(["finetune", str(run), "--data", str(path), "--steps", "3", "--threads", "1"]) == 0
+    summary = json.loads((run / "finetune.json").read_text())
+    assert summary["mean_residual_after"] < summary["mean_residual_before"]
 
 
 def test_space_time_layout_needs_a_physics_time_stepping_run(tmp_path):
