@@ -20,7 +20,10 @@ class PhysicsConfig:
     """How the physics loss is built: the equation (overrides of the file's metadata), the time scheme,
     the residual norm ``H^s`` (``s = 0``: L2, ``s = -1``: H^-1 with shift ``alpha``), the weights of the
     residual, initial-condition and boundary terms, the grid refinement of the residual, and instance
-    fine-tuning's anchor weight (``specops finetune``)."""
+    fine-tuning's anchor weight (``specops finetune``). ``outputs_include_initial``: time-stepping runs in
+    PINO's space-time layout, the model predicting the input state too (``initial_weight`` then weighs its
+    misfit; ``specops.training.physics_task``). ``labelled_repeat``: mixed runs show each labelled training
+    sample this many times per epoch (oversampling the few labels; ``specops.pipeline.physics``)."""
 
     pde: str | None = None
     nu: float | None = None
@@ -36,12 +39,15 @@ class PhysicsConfig:
     boundary_weight: float = 1.0
     refine: int = 1
     anchor_weight: float = 0.1
+    outputs_include_initial: bool = False
+    labelled_repeat: int = 1
 
     def __post_init__(self) -> None:
         rules = {
             "nu": (self.nu is None or self.nu > 0, f"positive or null, got {self.nu}"),
             "dt": (self.dt is None or self.dt > 0, f"positive or null, got {self.dt}"),
             "refine": (self.refine >= 1, f"at least 1, got {self.refine}"),
+            "labelled_repeat": (self.labelled_repeat >= 1, f"at least 1, got {self.labelled_repeat}"),
         }
         for name in ("residual_weight", "initial_weight", "boundary_weight", "anchor_weight"):
             value = getattr(self, name)

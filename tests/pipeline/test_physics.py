@@ -55,6 +55,22 @@ def test_mixed_run_keeps_the_first_fraction_of_labels_and_fits_on_them(darcy_fil
     assert abs(full.y_normalizer.mean.item() - first.double().mean().item()) > 1e-6
 
 
+def test_labelled_repeat_shows_each_label_that_many_times_per_epoch(darcy_file):
+    cfg = _cfg(
+        darcy_file, "train.physics_weight=1", "data.labelled_fraction=0.25", "physics.labelled_repeat=3"
+    )
+    full = load_run_data(cfg)
+    data = hide_labels(cfg, full)
+    assert len(data.train) == 16 + 2 * 4  # 4 labelled samples listed twice more after the 16
+    shown = [i for i in range(len(data.train)) if torch.isfinite(data.train[i]["y"]).all()]
+    assert shown == [0, 1, 2, 3, *range(16, 24)]
+    for i in range(16, 24):
+        assert torch.equal(data.train[i]["y"], full.train[(i - 16) % 4]["y"])
+        assert torch.equal(data.train[i]["x"], full.train[(i - 16) % 4]["x"])
+    with pytest.raises(ConfigError, match="labelled_repeat"):
+        _cfg(darcy_file, "physics.labelled_repeat=0")
+
+
 def test_hidden_labels_without_physics_are_refused(darcy_file):
     cfg = _cfg(darcy_file, "data.labelled_fraction=0.5")
     with pytest.raises(ConfigError, match="physics_weight"):

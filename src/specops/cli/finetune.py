@@ -31,7 +31,7 @@ def _positive_float(text: str) -> float:
     except ValueError:
         value = float("nan")
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number (e.g. --lr 1e-3)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number (e.g. --lr 1e-4)")
     return value
 
 
@@ -46,7 +46,7 @@ def add_commands(sub) -> None:
         "--data", required=True, help="instances (.h5); the run's training file means its test split"
     )
     ft.add_argument("--steps", type=int, required=True, help="Adam steps per instance")
-    ft.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (default 1e-3)")
+    ft.add_argument("--lr", type=_positive_float, default=1e-4, help="learning rate (default 1e-4)")
     ft.add_argument(
         "--anchor", type=float, default=None, help="anchor weight (default physics.anchor_weight)"
     )

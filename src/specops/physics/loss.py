@@ -66,7 +66,8 @@ class PhysicsLoss(nn.Module):
         self.s, self.alpha = float(s), float(alpha)
         self.weights = {k: float(v) for k, v in weights.items()}
         self.reduction = reduction
-        self._options = {"outputs_include_initial": bool(outputs_include_initial)}
+        self.outputs_include_initial = bool(outputs_include_initial)
+        self._options = {"outputs_include_initial": self.outputs_include_initial}
         if isinstance(residual, DarcyResidual):
             if outputs_include_initial:
                 raise ValueError("outputs_include_initial is for evolution equations; Darcy is steady")

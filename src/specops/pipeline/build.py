@@ -124,10 +124,12 @@ def adapt_to_data(
 
 
 def model_channels(cfg: Config, data: Any) -> tuple[int, int]:
-    """Model input/output channels: the fields' channels, times ``history``/``horizon`` for trajectories."""
+    """Model input/output channels: the fields' channels, times ``history``/``horizon`` for trajectories
+    (``horizon + 1`` in the space-time layout of ``physics.outputs_include_initial``)."""
     if data.kind == "operator":
         return data.in_channels, data.out_channels
-    return cfg.train.history * data.in_channels, cfg.train.horizon * data.out_channels
+    frames_out = cfg.train.horizon + int(cfg.physics.outputs_include_initial)
+    return cfg.train.history * data.in_channels, frames_out * data.out_channels
 
 
 def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str]]:

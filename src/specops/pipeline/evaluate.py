@@ -72,7 +72,10 @@ def load_run(
     cfg = config_from_dict(config_from_checkpoint(path))
     x_norm, y_norm = normalizers_from_checkpoint(path)
     task = "operator" if cfg.train.mode == "operator" else "autoregressive"
-    predictor = Predictor(load(path, map_location=map_location), x_norm, y_norm, task=task)
+    initial = task == "autoregressive" and cfg.physics.outputs_include_initial  # space-time layout
+    predictor = Predictor(
+        load(path, map_location=map_location), x_norm, y_norm, task=task, initial_frame=initial
+    )
     return predictor.to(map_location).eval(), cfg
 
 

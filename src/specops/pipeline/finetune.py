@@ -64,7 +64,7 @@ def finetune(
     data_path: str | os.PathLike,
     *,
     steps: int,
-    lr: float = 1e-3,
+    lr: float = 1e-4,
     anchor_weight: float | None = None,
     n_samples: int | None = None,
     overrides: Sequence[str] = (),
@@ -90,8 +90,11 @@ def finetune(
         raise ConfigError(f"--set {bad[0]}: specops finetune only takes physics.<key>=... settings")
     cfg = apply_overrides(cfg, list(overrides))
     anchor = cfg.physics.anchor_weight if anchor_weight is None else float(anchor_weight)
+    # the predictor returns only the future frames of a space-time run: their residual with the input state
+    # prepended is the objective (the initial condition then holds exactly)
+    physics_cfg = dataclasses.replace(cfg.physics, outputs_include_initial=False)
     physics = build_physics_loss(
-        dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, path=str(data_path)))
+        dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, path=str(data_path)), physics=physics_cfg)
     )
     x, y = _instances(cfg, data_path, n_samples)
     log(

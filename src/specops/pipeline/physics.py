@@ -7,7 +7,8 @@ training file, hidden labels for label-free and mixed training, and the task tha
 - ``train.physics_weight=w`` with a data loss: the residual is added with weight ``w``.
 - ``data.labelled_fraction=f``: only the first ``round(f n_train)`` training samples (whole trajectories:
   all their windows) keep their targets (the output normaliser is fitted on them); the data loss sees
-  those, the residual sees all.
+  those, the residual sees all. ``physics.labelled_repeat=r`` shows each labelled sample ``r`` times per
+  epoch (the epoch grows by ``(r - 1)`` times the labelled samples), so that more batches carry labels.
 """
 
 from __future__ import annotations
@@ -80,23 +81,32 @@ def build_physics_loss(cfg: Config, path: str | None = None) -> PhysicsLoss:
         residual_weight=p.residual_weight,
         initial_weight=p.initial_weight,
         boundary_weight=p.boundary_weight,
+        outputs_include_initial=p.outputs_include_initial,
     )
 
 
 class HiddenLabels(Dataset):
     """A training dataset whose targets are NaN outside the first ``n_labelled`` samples (hidden labels:
-    ``PhysicsTask`` gives those samples only the physics term); ``limit`` keeps only the first samples."""
+    ``PhysicsTask`` gives those samples only the physics term); ``limit`` keeps only the first samples;
+    ``repeat`` lists the labelled samples ``repeat - 1`` more times after them (oversampling)."""
 
-    def __init__(self, data: Dataset, n_labelled: int, limit: int | None = None) -> None:
+    def __init__(self, data: Dataset, n_labelled: int, limit: int | None = None, repeat: int = 1) -> None:
+        if int(repeat) < 1:
+            raise ValueError(f"repeat={repeat} must be at least 1")
         self.data = data
         self.n_labelled = int(n_labelled)
         self.limit = len(data) if limit is None else int(limit)
+        self.extra = self.n_labelled * (int(repeat) - 1)
         self.spatial_shape = getattr(data, "spatial_shape", None)
 
     def __len__(self) -> int:
-        return self.limit
+        return self.limit + self.extra
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} is out of range for {len(self)} samples")
+        if index >= self.limit:
+            index = (index - self.limit) % self.n_labelled
         item = dict(self.data[index])
         if index >= self.n_labelled:
             item["y"] = torch.full_like(item["y"], float("nan"))
@@ -113,6 +123,11 @@ def hide_labels(cfg: Config, data: Any) -> Any:
     and the output normaliser fitted on the labelled samples only (the identity without any); the input
     normaliser reads no labels and is kept."""
     if not uses_physics(cfg):
+        if cfg.physics.outputs_include_initial:
+            raise ConfigError(
+                "physics.outputs_include_initial=true makes the model predict the initial state too, which only "
+                "the physics loss uses: set train.physics_weight (or train.loss=physics), or drop the setting"
+            )
         if cfg.train.loss == PHYSICS_LOSS:
             raise ConfigError("train.loss=physics with train.physics_weight=0 leaves nothing to train on")
         if cfg.data.labelled_fraction < 1:
@@ -128,7 +143,8 @@ def hide_labels(cfg: Config, data: Any) -> Any:
         return data
     kind = "gaussian" if cfg.data.normalize and labelled else "none"
     _, y_norm = fit_normalizers(HiddenLabels(data.train, labelled, limit=labelled or None), kind)
-    return dataclasses.replace(data, train=HiddenLabels(data.train, labelled), y_normalizer=y_norm)
+    train = HiddenLabels(data.train, labelled, repeat=cfg.physics.labelled_repeat if labelled else 1)
+    return dataclasses.replace(data, train=train, y_normalizer=y_norm)
 
 
 def physics_task(cfg: Config, base: Task, x_normalizer: Any = None, y_normalizer: Any = None) -> Task:

@@ -46,7 +46,7 @@ def finetune_instance(
     x: torch.Tensor,
     *,
     steps: int,
-    lr: float = 1e-3,
+    lr: float = 1e-4,
     anchor_weight: float = 0.1,
 ) -> tuple[torch.Tensor, list[float]]:
     """Fine-tune a copy of ``predictor`` on one input ``x (1, ...)`` (physical units) for ``steps`` Adam
@@ -80,7 +80,7 @@ def finetune_instances(
     inputs: torch.Tensor,
     *,
     steps: int,
-    lr: float = 1e-3,
+    lr: float = 1e-4,
     anchor_weight: float = 0.1,
     progress: Callable[[int, int], None] | None = None,
 ) -> FinetuneResult:

@@ -12,6 +12,12 @@ fraction labelled, ``specops.pipeline.physics.hide_labels``) are run; a target t
 leak into training. With ``refine > 1`` the physics term queries the model on a grid ``refine`` times
 finer than the data (inputs interpolated by the residual's ``resample``), PINO's point that the residual
 can be imposed at a higher resolution than the labels.
+
+Space-time layout (``PhysicsLoss(..., outputs_include_initial=True)``, autoregressive runs only): the model
+maps the state ``u(t)`` to the ``m + 1`` frames ``u(t), u(t + dt), ..., u(t + m dt)`` (PINO's layout, where
+the initial condition is a soft constraint): the physics term takes the residual of all of them plus
+``initial_weight * ||G(u)(t) - u(t)||``, and the data term, the prediction and the rollout use the last
+``m`` (``drop_initial_frame``).
 """
 
 from __future__ import annotations
@@ -74,6 +80,12 @@ class PhysicsTask:
         self.data_weight = float(data_weight)
         self.refine = int(refine)
         self.fields = base.fields
+        self.includes_initial = physics.outputs_include_initial
+        if self.includes_initial and type(base) is not AutoregressiveTask:
+            raise ValueError(
+                "outputs_include_initial (physics.outputs_include_initial) needs a time-stepping run: "
+                "train.mode=autoregressive"
+            )
         self._step = _operator if type(base) is OperatorTask else autoregressive_step
 
     def decode_input(self, x: torch.Tensor) -> torch.Tensor:
@@ -100,6 +112,8 @@ class PhysicsTask:
     ):
         pred = self._step(forward, x)
         total = self.physics_weight * self.physics_loss(forward, x, pred) if self.physics_weight else 0.0
+        if self.includes_initial:
+            pred = drop_initial_frame(pred)
         if self.data_weight:
             labelled = labelled_samples(y)
             if bool(labelled.any()):
@@ -110,6 +124,8 @@ class PhysicsTask:
         return total
 
     def predict(self, forward: Forward, x: torch.Tensor, y: torch.Tensor, feedback: Feedback) -> torch.Tensor:
+        if self.includes_initial:
+            return drop_initial_frame(autoregressive_step(forward, x))
         return self.base.predict(forward, x, y, feedback)
 
     def __repr__(self) -> str:
@@ -117,6 +133,12 @@ class PhysicsTask:
             f"PhysicsTask({type(self.base).__name__}, physics_weight={self.physics_weight:g}, "
             f"data_weight={self.data_weight:g}, refine={self.refine})"
         )
+
+
+def drop_initial_frame(frames: torch.Tensor) -> torch.Tensor:
+    """The predicted future ``(B, m, C, *space)`` of a space-time output ``(B, m + 1, C, *space)`` whose first
+    frame is the model's copy of the initial state."""
+    return frames[:, 1:]
 
 
 def _full_precision(t: torch.Tensor) -> torch.Tensor:
