@@ -26,6 +26,12 @@ TINY = {
     "ns-fno-1e-5": {"resolution": 16, "upsample": 1, "t_final": 0.002, "save_interval": 0.001},
     "darcy": {"resolution": 16},
     "darcy-fno": {"resolution": 16, "upsample": 1},
+    "hit-decaying": {"resolution": 8, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02},
+    "hit-forced": {"resolution": 8, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02},
+    "taylor-green-3d": {"resolution": 8, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02},
+    "hit-fdns": {"resolution": 8, "les_grid": 4, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02},
+    "hit-les-smagorinsky": {"resolution": 8, "les_grid": 4, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02},
+    "hit-les-dynamic": {"resolution": 8, "les_grid": 4, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02},
 }
 
 
