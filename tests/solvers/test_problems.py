@@ -14,6 +14,7 @@ from specops.solvers.problem import field_layout
 from specops.solvers.problems import Problem, make_problem, problem_arguments
 from tests.helpers import assert_close
 
+_TINY_3D = {"resolution": 8, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02}
 TINY = {
     "burgers": {"resolution": 32, "upsample": 2, "t_final": 0.1, "save_interval": 0.05},
     "burgers-fno": {"resolution": 32, "upsample": 2, "t_final": 0.1},
@@ -26,12 +27,8 @@ TINY = {
     "ns-fno-1e-5": {"resolution": 16, "upsample": 1, "t_final": 0.002, "save_interval": 0.001},
     "darcy": {"resolution": 16},
     "darcy-fno": {"resolution": 16, "upsample": 1},
-    "hit-decaying": {"resolution": 8, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02},
-    "hit-forced": {"resolution": 8, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02},
-    "taylor-green-3d": {"resolution": 8, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02},
-    "hit-fdns": {"resolution": 8, "les_grid": 4, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02},
-    "hit-les-smagorinsky": {"resolution": 8, "les_grid": 4, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02},
-    "hit-les-dynamic": {"resolution": 8, "les_grid": 4, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02},
+    **{name: {**_TINY_3D} for name in ("hit-decaying", "hit-forced", "taylor-green-3d")},
+    **{name: {**_TINY_3D, "les_grid": 4} for name in ("hit-fdns", "hit-les-smagorinsky", "hit-les-dynamic")},
 }
 
 
