@@ -159,12 +159,13 @@ class NavierStokes3D(PeriodicEquation):
 
     def check_state(self, u: torch.Tensor, what: str = "u0") -> None:
         """``PeriodicEquation.check_state`` and ``div u = 0``: the relative divergence
-        ``||div u|| / ||grad u||`` must be below 1e-8 (float64) or 1e-4 (float32); else ``ValueError``."""
+        ``||div u|| / ||grad u||`` must be below 1e-5 (float64; float32 data cast to float64 hold about 1e-7)
+        or 1e-4 (float32); else ``ValueError``."""
         super().check_state(u, what)
         g = self.gradients(self.to_spectral(u))
         scale = g.pow(2).sum(dim=1).flatten(1).mean(dim=1).sqrt()
         div = self.divergence(u).pow(2).flatten(1).mean(dim=1).sqrt()
-        tol = 1e-8 if u.dtype == torch.float64 else 1e-4
+        tol = 1e-5 if u.dtype == torch.float64 else 1e-4
         bad = (div > tol * scale) & (scale > 0)
         if bool(bad.any()):
             worst = float((div / scale.clamp_min(1e-300)).max())
