@@ -85,3 +85,19 @@ def test_lesnets_training_lowers_the_residual_without_labels():
         model(torch.zeros(1, 1, N, N))
     with pytest.raises(ValueError, match="out_channels=9"):
         BlockModel(fno, frames=3)
+
+
+def test_residual_from_a_filtered_dns_files_metadata():
+    from specops.physics import residual_from_metadata
+    from specops.solvers.problems import make_problem
+    from specops.values import ConfigError
+
+    problem = make_problem("hit-fdns", resolution=16, les_grid=8, viscosity=0.03)
+    attrs = {"parameters": problem.metadata(), "kind": "trajectory"}  # as a file stores it
+    res = residual_from_metadata(attrs, (8, 8, 8), overrides={"params": {"closure": "smagorinsky"}})
+    assert isinstance(res, LESResidual) and res.dt == 0.1
+    assert res.equation.viscosity == 0.03 and res.equation.closure.coefficient == 0.01
+    assert res.equation.shape == (8, 8, 8) and res.equation.closure is not None
+    assert residual_from_metadata(attrs, (8, 8, 8)).equation.closure is None  # the DNS equation recorded
+    with pytest.raises(ConfigError, match=r"physics\.params\.closure"):
+        residual_from_metadata(attrs, (8, 8, 8), overrides={"params": {"closure": "wale"}})

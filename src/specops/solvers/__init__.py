@@ -13,7 +13,9 @@ from specops.solvers.evolution import EvolutionProblem, SaveTimes
 from specops.solvers.integrate import BlowUpError, Trajectory, integrate, stable_time_step
 from specops.solvers.kdv import KdV
 from specops.solvers.ks import KuramotoSivashinsky
+from specops.solvers.les import DynamicSmagorinsky, Smagorinsky
 from specops.solvers.navier_stokes import FNOForcing, KolmogorovForcing, NavierStokes2D
+from specops.solvers.navier_stokes3d import NavierStokes3D
 from specops.solvers.problem import Problem
 from specops.solvers.problems import make_problem, problem_arguments
 from specops.solvers.random_fields import (
@@ -32,6 +34,7 @@ from specops.solvers.steppers import (
     Stepper,
     make_stepper,
 )
+from specops.solvers.turbulence import SolenoidalRandomField, TaylorGreen3D
 
 __all__ = [
     "ETDRK4",
@@ -41,6 +44,7 @@ __all__ = [
     "CrankNicolsonHeun",
     "CrankNicolsonRK4",
     "Darcy",
+    "DynamicSmagorinsky",
     "EvolutionProblem",
     "FNOForcing",
     "GaussianRandomField",
@@ -50,12 +54,16 @@ __all__ = [
     "KuramotoSivashinsky",
     "LognormalField",
     "NavierStokes2D",
+    "NavierStokes3D",
     "PeriodicEquation",
     "Problem",
     "RandomSines",
     "SaveTimes",
+    "Smagorinsky",
+    "SolenoidalRandomField",
     "SteadyProblem",
     "Stepper",
+    "TaylorGreen3D",
     "ThresholdedField",
     "Trajectory",
     "integrate",
