@@ -169,7 +169,7 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     sizes = {"dns": 32, "les": 16, "nu": 0.02, "interval": 0.1, "dns_dt": 0.02, "les_dt": 0.05}
-    sizes.update(train=8, test=10, steps=400, lesnets_steps=300, block=5, batch=4, width=16, modes=8)
+    sizes.update(train=6, test=6, steps=200, lesnets_steps=150, block=5, batch=4, width=16, modes=8)
     if args.quick:
         sizes.update(dns=16, les=8, train=2, test=2, steps=4, lesnets_steps=4, width=4, modes=3)
     started = time.perf_counter()
