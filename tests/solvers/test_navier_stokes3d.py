@@ -112,3 +112,11 @@ def test_random_field_has_the_prescribed_spectrum():
     _, e = energy_spectrum(u, length=2 * math.pi)
     n = field.spectrum.numel()
     assert_close(e[0, :n], field.spectrum, atol=1e-14, rtol=1e-10, what="E(k)")
+
+
+def test_etdrk4_and_rk4_cn_agree_with_forcing():
+    eq = NavierStokes3D(12, viscosity=0.05, forcing=0.3, forcing_band=2.0)
+    u0 = SolenoidalRandomField((12,) * 3, peak=2, energy=0.5).sample([2], dtype=torch.float64)
+    a = integrate(eq, u0, [0.2], stepper="etdrk4", dt=0.01).states[:, -1]
+    b = integrate(eq, u0, [0.2], stepper="crank_nicolson_rk4", dt=0.0025).states[:, -1]
+    assert_close(a, b, atol=1e-7 * u0.abs().max().item(), what="ETDRK4 vs CN-RK4")
