@@ -3,6 +3,7 @@
 from specops.models.base import OperatorModel, register_model
 from specops.models.factformer import IFactFormer
 from specops.models.fno import FNO, IFNO, TFNO
+from specops.models.fno_variants import NUFTFNO
 from specops.models.normalization import FieldNormalization
 from specops.models.patching import MultigridPatching
 from specops.models.predictor import Predictor
@@ -13,6 +14,7 @@ from specops.models.sfno import SFNO
 __all__ = [
     "FNO",
     "IFNO",
+    "NUFTFNO",
     "SFNO",
     "TFNO",
     "FieldNormalization",
