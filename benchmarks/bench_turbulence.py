@@ -165,11 +165,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
     parser.add_argument("--figure", default="benchmarks/figures/turbulence.png")
+    parser.add_argument("--train", type=int, default=6, help="training trajectories")
+    parser.add_argument("--test", type=int, default=6, help="test trajectories")
+    parser.add_argument("--steps", type=int, default=200, help="training steps of the one-step models")
+    parser.add_argument("--lesnets-steps", type=int, default=150, help="training steps of LESnets")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     sizes = {"dns": 32, "les": 16, "nu": 0.02, "interval": 0.1, "dns_dt": 0.02, "les_dt": 0.05}
-    sizes.update(train=6, test=6, steps=200, lesnets_steps=150, block=5, batch=4, width=16, modes=8)
+    sizes.update(train=args.train, test=args.test, steps=args.steps, lesnets_steps=args.lesnets_steps)
+    sizes.update(block=5, batch=4, width=16, modes=8)
     if args.quick:
         sizes.update(dns=16, les=8, train=2, test=2, steps=4, lesnets_steps=4, width=4, modes=3)
     started = time.perf_counter()
