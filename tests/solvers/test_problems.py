@@ -14,6 +14,7 @@ from specops.solvers.problem import field_layout
 from specops.solvers.problems import Problem, make_problem, problem_arguments
 from tests.helpers import assert_close
 
+_TINY_3D = {"resolution": 8, "t_final": 0.04, "save_interval": 0.02, "dt": 0.02}
 TINY = {
     "burgers": {"resolution": 32, "upsample": 2, "t_final": 0.1, "save_interval": 0.05},
     "burgers-fno": {"resolution": 32, "upsample": 2, "t_final": 0.1},
@@ -31,6 +32,8 @@ TINY = {
     "helmholtz": {"resolution": 9, "k0": 5.0},
     "helmholtz-k40": {"resolution": 9, "k0": 5.0},
     "heat": {"resolution": 9, "n_steps": 2},
+    **{name: {**_TINY_3D} for name in ("hit-decaying", "hit-forced", "taylor-green-3d")},
+    **{name: {**_TINY_3D, "les_grid": 4} for name in ("hit-fdns", "hit-les-smagorinsky", "hit-les-dynamic")},
 }
 
 

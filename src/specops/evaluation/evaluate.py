@@ -56,6 +56,10 @@ def _field_names(names: Sequence[str] | None, channels: int) -> list[str]:
     if names is None:
         return ["u"] if channels == 1 else [f"c{i}" for i in range(channels)]
     names = list(names)
+    if names and len(names) != channels and channels % len(names) == 0:
+        # vector fields (a 3D velocity "u" stored as 3 channels): one name per component
+        per = channels // len(names)
+        names = [f"{name}_{i}" for name in names for i in range(per)]
     if len(names) != channels:
         raise ValueError(f"field_names={names} has {len(names)} names but the data have {channels} channels")
     return names

@@ -1,6 +1,7 @@
 """Neural operator models; importing this package registers them (``specops.list_models()``)."""
 
 from specops.models.base import OperatorModel, register_model
+from specops.models.factformer import IFactFormer
 from specops.models.fno import FNO, IFNO, TFNO
 from specops.models.fno_variants import NUFTFNO
 from specops.models.normalization import FieldNormalization
@@ -17,6 +18,7 @@ __all__ = [
     "SFNO",
     "TFNO",
     "FieldNormalization",
+    "IFactFormer",
     "MultigridPatching",
     "OperatorModel",
     "Predictor",

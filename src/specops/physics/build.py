@@ -7,11 +7,13 @@ that names no known equation (converted data) or lacks a parameter gets a ``Conf
 missing attribute and the ``--set physics.<key>=...`` that supplies it. Overrides (the ``physics`` section
 of a run configuration) take precedence over the metadata:
 
-- ``pde``: ``burgers``, ``kdv``, ``ks``, ``navier_stokes`` or ``darcy``;
+- ``pde``: ``burgers``, ``kdv``, ``ks``, ``navier_stokes``, ``navier_stokes_3d`` or ``darcy``;
 - ``nu``: the viscosity (Burgers, Navier-Stokes) or hyperviscosity (Kuramoto-Sivashinsky);
 - ``lengths``: domain side lengths; ``dt``: time between frames; ``forcing``: Darcy's ``f`` (a number) or
   the Navier-Stokes forcing (``none``, ``fno``, ``kolmogorov``);
-- ``params``: any other constructor argument of the equation by name (``nonlinearity``, ``drag``, ...).
+- ``params``: any other constructor argument of the equation by name (``nonlinearity``, ``drag``, ...);
+  for ``navier_stokes_3d`` ``closure`` (``smagorinsky``: LESnets' residual on filtered DNS) and
+  ``smagorinsky_coefficient``. Its residual is ``physics.les.LESResidual`` (divergence penalty included).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from specops.solvers.base import PeriodicEquation
 from specops.solvers.burgers import Burgers
 from specops.solvers.kdv import KdV
 from specops.solvers.ks import KuramotoSivashinsky
+from specops.solvers.les import make_closure
 from specops.solvers.navier_stokes import FNOForcing, KolmogorovForcing, NavierStokes2D
+from specops.solvers.navier_stokes3d import NavierStokes3D
 from specops.values import ConfigError
 
 # name -> (class, {alias in overrides: constructor argument}, required constructor arguments, length argument)
@@ -37,6 +41,7 @@ EVOLUTION_EQUATIONS: dict[str, tuple[type[PeriodicEquation], dict[str, str], tup
     "kdv": (KdV, {}, ("nonlinearity", "dispersion"), "length"),
     "ks": (KuramotoSivashinsky, {"nu": "hyperviscosity"}, ("hyperviscosity",), "length"),
     "navier_stokes": (NavierStokes2D, {"nu": "viscosity"}, ("viscosity", "forcing"), "lengths"),
+    "navier_stokes_3d": (NavierStokes3D, {"nu": "viscosity"}, ("viscosity",), "lengths"),
 }
 KNOWN_PDES = (*EVOLUTION_EQUATIONS, "darcy")
 _FORCINGS = {"fno": FNOForcing, "kolmogorov": KolmogorovForcing}
@@ -73,6 +78,19 @@ def _forcing(value: Any) -> Any:
     raise ConfigError(
         f"Navier-Stokes forcing {value!r} is not one of none, fno, kolmogorov; set --set physics.forcing=NAME"
     )
+
+
+def _closure(value: Any, given: dict[str, Any]) -> Any:
+    """The LES closure of ``physics.params.closure`` (``none``, ``smagorinsky``, ``dynamic_smagorinsky``; C_s^2
+    from ``physics.params.smagorinsky_coefficient``, 0.01 by default) or of the recorded parameters."""
+    coefficient = given.pop("smagorinsky_coefficient", None)
+    if isinstance(value, Mapping):
+        coefficient = value.get("coefficient", 0.01) if coefficient is None else coefficient
+        value = value.get("type")
+    try:
+        return make_closure(value or "none", 0.01 if coefficient is None else float(coefficient))
+    except ValueError as exc:
+        raise ConfigError(f"{exc}; set it with --set physics.params.closure=smagorinsky") from exc
 
 
 def _lengths(attrs: Mapping[str, Any], recorded: Mapping[str, Any], ndim: int, overrides: Mapping[str, Any]):
@@ -131,6 +149,10 @@ def equation_from_metadata(
     kwargs[length_arg] = lengths if length_arg == "lengths" else lengths[0]
     dealias = recorded.get("dealias", 2.0 / 3.0)
     kwargs["dealias"] = dealias if dealias is None or isinstance(dealias, (int, float)) else 2.0 / 3.0
+    if name == "navier_stokes_3d":
+        kwargs["closure"] = _closure(given.pop("closure", recorded.get("closure")), given)
+        kwargs["forcing"] = float(given.pop("forcing", recorded.get("forcing") or 0.0))
+        kwargs["forcing_band"] = given.pop("forcing_band", recorded.get("forcing_band"))
     kwargs.update(given)
     n = tuple(int(v) for v in shape)
     try:
@@ -197,6 +219,10 @@ def residual_from_metadata(
         )
         return DarcyResidual(float(forcing), face_average=face)
     equation = equation_from_metadata(attrs, shape, overrides)
+    if isinstance(equation, NavierStokes3D):  # LESnets' residual: with the divergence penalty
+        from specops.physics.les import LESResidual
+
+        return LESResidual(equation, frame_interval(attrs, coords or {}, overrides), scheme)
     return EvolutionResidual(equation, frame_interval(attrs, coords or {}, overrides), scheme)
 
 

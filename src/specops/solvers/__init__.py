@@ -16,8 +16,10 @@ from specops.solvers.helmholtz import Helmholtz
 from specops.solvers.integrate import BlowUpError, Trajectory, integrate, stable_time_step
 from specops.solvers.kdv import KdV
 from specops.solvers.ks import KuramotoSivashinsky
+from specops.solvers.les import DynamicSmagorinsky, Smagorinsky
 from specops.solvers.linear_problem import LinearProblem
 from specops.solvers.navier_stokes import FNOForcing, KolmogorovForcing, NavierStokes2D
+from specops.solvers.navier_stokes3d import NavierStokes3D
 from specops.solvers.problem import Problem
 from specops.solvers.problems import make_problem, problem_arguments
 from specops.solvers.random_fields import (
@@ -36,6 +38,7 @@ from specops.solvers.steppers import (
     Stepper,
     make_stepper,
 )
+from specops.solvers.turbulence import SolenoidalRandomField, TaylorGreen3D
 
 __all__ = [
     "ETDRK4",
@@ -45,6 +48,7 @@ __all__ = [
     "CrankNicolsonHeun",
     "CrankNicolsonRK4",
     "Darcy",
+    "DynamicSmagorinsky",
     "EvolutionProblem",
     "FNOForcing",
     "GaussianRandomField",
@@ -57,13 +61,17 @@ __all__ = [
     "LinearProblem",
     "LognormalField",
     "NavierStokes2D",
+    "NavierStokes3D",
     "PeriodicEquation",
     "Poisson",
     "Problem",
     "RandomSines",
     "SaveTimes",
+    "Smagorinsky",
+    "SolenoidalRandomField",
     "SteadyProblem",
     "Stepper",
+    "TaylorGreen3D",
     "ThresholdedField",
     "Trajectory",
     "integrate",

@@ -203,13 +203,20 @@ class EvolutionProblem(Problem):
     def generate(self, seeds, *, device=None, dtype=torch.float32):
         seeds = check_seeds(seeds)
         dtype = check_dtype(dtype)
-        u0 = self.initial_condition.sample(seeds, dtype=dtype, device=device).unsqueeze(1)  # (B, 1, *grid)
+        u0 = self.initial_condition.sample(seeds, dtype=dtype, device=device)
+        if u0.dim() == self.ndim + 1:  # scalar samplers give (B, *grid); vector ones (B, C, *grid)
+            u0 = u0.unsqueeze(1)
         traj = integrate(self.equation, u0, self.times.times, stepper=self.stepper, dt=self.dt).states
         stride = (slice(None), slice(None), slice(None)) + (slice(None, None, self.upsample),) * self.ndim
-        traj = traj[stride].contiguous()
+        traj = self.store(traj[stride].contiguous())
         if self.trajectory:
             return {self.field: traj}
         return {f"{self.field}0": traj[:, 0].contiguous(), self.field: traj[:, -1].contiguous()}
+
+    def store(self, traj: torch.Tensor) -> torch.Tensor:
+        """The stored fields of the subsampled solver trajectory ``(B, T, C, *grid)`` (identity here; filtered-DNS
+        problems coarse-grain instead)."""
+        return traj
 
     def n_steps(self) -> int:
         """Time steps of the full solve: each save interval is split into ``ceil(interval / dt)`` steps."""
@@ -247,7 +254,7 @@ class EvolutionProblem(Problem):
             return {
                 name: {
                     "layout": field_layout("trajectory", self.ndim),
-                    "shape": (len(self.times.times), 1, *self.shape),
+                    "shape": (len(self.times.times), self.equation.n_channels, *self.shape),
                     "description": f"{pde} solution {name} at the save times t",
                 }
             }
@@ -255,12 +262,12 @@ class EvolutionProblem(Problem):
         return {
             f"{name}0": {
                 "layout": layout,
-                "shape": (1, *self.shape),
+                "shape": (self.equation.n_channels, *self.shape),
                 "description": f"{pde} initial state {name}(t=0)",
             },
             name: {
                 "layout": layout,
-                "shape": (1, *self.shape),
+                "shape": (self.equation.n_channels, *self.shape),
                 "description": f"{pde} solution {name}(t={self.times.t_final:g})",
             },
         }
