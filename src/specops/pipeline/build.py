@@ -152,6 +152,21 @@ def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str
             args = {**cfg.model.args, "state_channels": int(data.in_channels)}
             cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
     seen = patching.patch_shape(cfg.model.patching, tuple(data.spatial_shape))  # the operator's grid
+    target = MODELS.get(cfg.model.name).target if cfg.model.name in MODELS.names() else None
+    if target is not None and "resolution" in inspect.signature(target).parameters:
+        # models tied to (or initialised for) a grid learn the training grid; an explicit value stays
+        grid = list(cfg.model.args.get("resolution") or seen)
+        divisor = getattr(target, "resolution_divisor", None)
+        if "resolution" not in cfg.model.args and callable(divisor):
+            div = int(divisor(**{**MODELS.get(cfg.model.name).defaults, **cfg.model.args}))
+            grid = [-(-int(n) // div) * div for n in seen]
+            if grid != list(seen):
+                pre.append(
+                    f"model.args.resolution: {list(seen)} -> {grid} ({cfg.model.name} needs multiples of "
+                    f"{div}); its inputs are resampled to that grid and its outputs back"
+                )
+        args = {**cfg.model.args, "resolution": grid}
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
     cfg, notes = adapt_to_data(cfg, in_channels=c_in, out_channels=c_out, shape=seen)
     try:
         model = MODELS.create(cfg.model.name, **patching.inner_args(cfg.model.args, cfg.model.patching))
