@@ -44,7 +44,9 @@ class FFNO(OperatorModel):
     Parameters
     ----------
     n_modes : sequence of int
-        Non-negative frequencies kept per axis (the model's dimension is ``len(n_modes)``, 1 to 3).
+        Modes per axis counted as in :class:`~specops.FNO` (positive and negative together): each axis
+        keeps its frequencies ``0 .. m // 2`` (the paper's "16 modes" is ``n_modes=32``). The model's
+        dimension is ``len(n_modes)``, 1 to 3.
     in_channels, out_channels, hidden_channels, n_layers : int
     share_weights : bool
         One set of spectral weights for all layers (the paper's weight sharing).
@@ -90,12 +92,13 @@ class FFNO(OperatorModel):
         act = get_activation(activation)
         self.embedding = GridEmbedding(self.dim) if positional_embedding else None
         self.lift = PointwiseLinear(self.in_channels + (self.dim if positional_embedding else 0), width)
-        shared = factorized_weights(width, width, modes) if share_weights else None
+        kept = [m // 2 + 1 for m in modes]  # non-negative frequencies 0 .. m // 2
+        shared = factorized_weights(width, width, kept) if share_weights else None
         self.shared_weights = shared  # registered once; every layer holds the same list
         hidden = max(1, round(width * channel_mlp_expansion))
         self.blocks = nn.ModuleList(
             FFNOBlock(
-                FactorizedSpectralConv(width, width, modes, shared), ChannelMLP(width, width, hidden, 2, act)
+                FactorizedSpectralConv(width, width, kept, shared), ChannelMLP(width, width, hidden, 2, act)
             )
             for _ in range(int(n_layers))
         )
@@ -113,16 +116,16 @@ class FFNO(OperatorModel):
 
 
 _PRESETS = {
-    "ffno-1d": ({"n_modes": [16], "hidden_channels": 64}, "F-FNO 1D (16 modes, width 64)"),
+    "ffno-1d": ({"n_modes": [32], "hidden_channels": 64}, "F-FNO 1D (frequencies 0..16, width 64)"),
     "ffno-2d": (
-        {"n_modes": [16, 16], "hidden_channels": 64, "n_layers": 4},
-        "F-FNO 2D (16 modes per axis, width 64, 4 layers)",
+        {"n_modes": [32, 32], "hidden_channels": 64, "n_layers": 4},
+        "F-FNO 2D (frequencies 0..16 per axis, width 64, 4 layers)",
     ),
     "ffno-2d-deep": (
-        {"n_modes": [16, 16], "hidden_channels": 64, "n_layers": 12, "share_weights": True},
+        {"n_modes": [32, 32], "hidden_channels": 64, "n_layers": 12, "share_weights": True},
         "F-FNO 2D, 12 layers with shared spectral weights (the paper's deep weight-shared variant)",
     ),
-    "ffno-3d": ({"n_modes": [8, 8, 8], "hidden_channels": 20}, "F-FNO 3D (8 modes per axis, width 20)"),
+    "ffno-3d": ({"n_modes": [16, 16, 16], "hidden_channels": 20}, "F-FNO 3D (frequencies 0..8, width 20)"),
 }
 for _name, (_defaults, _doc) in _PRESETS.items():
     MODELS.register(_name, FFNO, defaults=_defaults, description=_doc, family="ffno")

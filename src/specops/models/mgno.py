@@ -37,6 +37,31 @@ _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _CONVT = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 
 
+class Prolongation(nn.Module):
+    """``P``: transposed convolution (kernel 4, stride 2) from ``n`` to ``2n`` points per axis.
+
+    With periodic boundaries the contributions that fall outside the grid wrap around (a circular
+    transposed convolution); otherwise they are dropped (zero padding 1).
+    """
+
+    def __init__(self, channels: int, dim: int, periodic: bool) -> None:
+        super().__init__()
+        self.periodic = periodic
+        self.conv = _CONVT[dim](channels, channels, 4, stride=2, padding=0 if periodic else 1, bias=False)
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        y = self.conv(u)
+        if not self.periodic:
+            return y
+        for dim in range(2, y.dim()):  # output index i is grid point i - 1: fold points -1 and 2n back
+            n = y.shape[dim] - 2
+            core = y.narrow(dim, 1, n).clone()
+            core.narrow(dim, n - 1, 1).add_(y.narrow(dim, 0, 1))
+            core.narrow(dim, 0, 1).add_(y.narrow(dim, n + 1, 1))
+            y = core
+        return y
+
+
 class MgConv(nn.Module):
     """One multigrid V-cycle ``f (C_f channels) -> u (C_u channels)`` (module docstring).
 
@@ -58,7 +83,7 @@ class MgConv(nn.Module):
         padding: Padding,
     ) -> None:
         super().__init__()
-        conv, convt = _CONV[dim], _CONVT[dim]
+        conv = _CONV[dim]
 
         def c3(a: int, b: int, stride: int = 1) -> nn.Module:
             return conv(a, b, 3, stride=stride, padding=1, padding_mode=padding, bias=False)
@@ -76,9 +101,8 @@ class MgConv(nn.Module):
         n = len(self.levels) - 1
         self.restrict_f = nn.ModuleList(c3(f_channels, f_channels, 2) for _ in range(n))
         self.restrict_u = nn.ModuleList(c3(u_channels, u_channels, 2) for _ in range(n))
-        self.prolong = nn.ModuleList(
-            convt(u_channels, u_channels, 4, stride=2, padding=1, bias=False) for _ in range(n)
-        )
+        periodic = padding == "circular"
+        self.prolong = nn.ModuleList(Prolongation(u_channels, dim, periodic) for _ in range(n))
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         u = self.init(f)

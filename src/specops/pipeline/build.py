@@ -14,7 +14,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
-from specops.config import Config, config_to_dict
+from specops.config import Config, ModelConfig, config_to_dict
 from specops.models import OperatorModel
 from specops.pipeline import patching
 from specops.pipeline.physics import data_loss, physics_task
@@ -122,6 +122,25 @@ def adapt_to_data(
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args)), notes
 
 
+def _drop_unused_defaults(cfg: Config, notes: list[str]) -> Config:
+    """``cfg`` without the configuration's default model arguments (``n_modes``, ``hidden_channels``) that
+    the named model does not take (a U-Net has no modes), so any model builds with no flags but its name."""
+    if cfg.model.name not in MODELS.names():
+        return cfg
+    params, _ = _constructor_params(MODELS.get(cfg.model.name).target)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return cfg
+    default = ModelConfig().args
+    unused = [k for k, v in default.items() if k not in params and cfg.model.args.get(k) == v]
+    if not unused:
+        return cfg
+    notes.append(
+        f"model {cfg.model.name!r} takes no {', '.join(unused)}: the configuration's default ignored"
+    )
+    args = {k: v for k, v in cfg.model.args.items() if k not in unused}
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
+
+
 def model_channels(cfg: Config, data: Any) -> tuple[int, int]:
     """Model input/output channels: the fields' channels, times ``history``/``horizon`` for trajectories."""
     if data.kind == "operator":
@@ -139,6 +158,7 @@ def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str
     """
     c_in, c_out = model_channels(cfg, data)
     cfg, pre = patching.unwrap_preset(cfg)
+    cfg = _drop_unused_defaults(cfg, pre)
     modes = cfg.model.args.get("n_modes")
     ndim = len(data.spatial_shape)
     if isinstance(modes, list) and len(modes) != ndim and len(set(modes)) == 1:
