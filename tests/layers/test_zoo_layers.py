@@ -75,7 +75,12 @@ def test_fourier_transform_round_trip_and_scale():
     u = band_limited((1, 2, 16, 16), 3)
     t = FourierTransform([8, 8], scale=16.0)
     assert_close(t.inverse(t(u), [16, 16]), u, atol=1e-12)
-    assert_close(t(u)[..., 4, 0].real, 16.0 * u.mean(dim=(-2, -1)), atol=1e-12, what="mean mode (centered layout: frequency 0 at index 4)")
+    assert_close(
+        t(u)[..., 4, 0].real,
+        16.0 * u.mean(dim=(-2, -1)),
+        atol=1e-12,
+        what="mean mode (centered layout: frequency 0 at index 4)",
+    )
 
 
 @pytest.mark.parametrize("complex_", [False, True])

@@ -16,8 +16,8 @@ coefficients of one function sampled on two grids agree):
 - :class:`FourierTransform` (complex): the kept modes of the forward-normalised rFFT
   (``specops.spectral.fft.rfft_modes``), synthesised by ``irfft_modes``.
 
-Both scale their coefficients by ``sqrt(N0)`` (``N0`` the points of the training grid), so that on that grid
-they equal the orthonormal transform the paper's variance-preserving initialisation assumes.
+Both are forward-normalised (``scale`` multiplies the coefficients; ``sqrt(N)`` gives orthonormal units on a
+grid of ``N`` points).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class CosineTransform(nn.Module):
     n_modes : sequence of int
         Coefficients kept per axis.
     scale : float
-        Multiplies the coefficients (``sqrt(N0)``: orthonormal units on the training grid).
+        Multiplies the coefficients (``sqrt(N)``: orthonormal units on a grid of ``N`` points).
     """
 
     is_complex = False

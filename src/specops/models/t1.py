@@ -11,10 +11,12 @@ Frequency Domain", NeurIPS 2022 (arXiv 2211.14453); recipe in ``specops.layers.t
 5. ``u = T^{-1} z`` on the input's grid: the only inverse transform, skipped by :meth:`T1.coefficients`
    (train in k-space with :meth:`T1.kspace_loss`).
 
+The coefficients are forward-normalised (``c_0`` is the mean), the same on every grid; with the paper's
+orthonormal units (``sqrt(N)`` larger) the sine head saturates and training stalls (measured on Darcy).
 Variance-preserving initialisation (the paper's ``init_fn``): the channel weights have standard deviation
 ``sqrt(N / (C_in * 2 M))`` (cosine) or ``sqrt(N / (C_in * (4 M + 4)))`` (Fourier), ``N`` the points of the
 training grid (``resolution``), ``M`` the product of ``n_modes``; ``init="naive"`` uses FNO's
-``1 / (C_in C_out)``. The head's weights start at 1e-8, as in the paper, so training starts from a zero map.
+``1 / (C_in C_out)``. The paper's head starts at 1e-8 (a zero map); ``head_init_std`` gives that choice.
 """
 
 from __future__ import annotations
@@ -63,9 +65,8 @@ class T1(OperatorModel):
     transform : "dct" or "dft"
         Real cosine transform with real weights, or the Fourier transform with complex weights.
     resolution : sequence of int, optional
-        The training grid: sets ``N`` of the variance-preserving initialisation and the coefficient unit
-        (orthonormal there). Default: twice ``n_modes``. The model runs on any grid with at least
-        ``n_modes`` points per axis.
+        The training grid: ``N`` of the variance-preserving initialisation. Default: twice ``n_modes``. The
+        model runs on any grid with at least ``n_modes`` points per axis.
     activation : "gelu", "relu", "silu", "tanh" or "identity"
         On coefficients (real and imaginary parts separately for ``dft``).
     init : "vp" or "naive"
@@ -73,6 +74,10 @@ class T1(OperatorModel):
         Lift the grid coordinates with the input (the paper's ``(a, x, y)``). Off by default: the
         coordinates are not periodic, so their truncated spectrum differs from grid to grid by O(h), and
         the cosine and Fourier bases already carry position.
+    head_init_std : float, optional
+        Standard deviation of the head's weights: default ``1/sqrt(hidden_channels)``; the paper's ``1e-8``
+        starts from a zero map, which Adam grows only slowly (60 steps on 32 Darcy samples at 32^2: error
+        0.97, against 0.30 with the default and 0.48 for FNO).
 
     Shapes: ``(batch, in_channels, *space) -> (batch, out_channels, *space)``.
     """
@@ -90,6 +95,7 @@ class T1(OperatorModel):
         activation: Activation = "gelu",
         init: Init = "vp",
         positional_embedding: bool = False,
+        head_init_std: float | None = None,
     ) -> None:
         super().__init__()
         modes = tuple(int(m) for m in n_modes)
@@ -113,7 +119,7 @@ class T1(OperatorModel):
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         width = int(hidden_channels)
         n_points, n_coeff = math.prod(grid), math.prod(modes)
-        self.transform = _TRANSFORMS[transform](modes, scale=math.sqrt(n_points))
+        self.transform = _TRANSFORMS[transform](modes)
         is_complex = self.transform.is_complex
         act = get_activation(activation)
         self.activation = split_complex(act) if is_complex else act
@@ -130,8 +136,9 @@ class T1(OperatorModel):
         self.layers = nn.ModuleList(
             T1Layer(width, shape, is_complex, self.activation, std) for _ in range(int(n_layers))
         )
-        self.head1 = _ModeLinear(width, width, is_complex, 1e-8)
-        self.head2 = _ModeLinear(width, self.out_channels, is_complex, 1e-8)
+        head_std = 1.0 / math.sqrt(width) if head_init_std is None else float(head_init_std)
+        self.head1 = _ModeLinear(width, width, is_complex, head_std)
+        self.head2 = _ModeLinear(width, self.out_channels, is_complex, head_std)
 
     @property
     def n_modes(self) -> tuple[int, ...]:
