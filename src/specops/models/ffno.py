@@ -121,6 +121,10 @@ _PRESETS = {
         {"n_modes": [32, 32], "hidden_channels": 64, "n_layers": 4},
         "F-FNO 2D (frequencies 0..16 per axis, width 64, 4 layers)",
     ),
+    "ffno-2d-darcy": (
+        {"n_modes": [24, 24], "hidden_channels": 32, "positional_embedding": True},
+        "F-FNO 2D with grid coordinates for non-periodic problems such as Darcy (frequencies 0..12, width 32)",
+    ),
     "ffno-2d-deep": (
         {"n_modes": [32, 32], "hidden_channels": 64, "n_layers": 12, "share_weights": True},
         "F-FNO 2D, 12 layers with shared spectral weights (the paper's deep weight-shared variant)",
