@@ -19,6 +19,12 @@ the weights' gradients cancel).
 
     PYTHONPATH=src python benchmarks/bench_mgtfno.py            # full run (~15 min on 1 free core; 23 min on a shared one)
     PYTHONPATH=src python benchmarks/bench_mgtfno.py --quick    # smoke run
+    PYTHONPATH=src python benchmarks/bench_mgtfno.py --patch-training   # patch-level vs stitched training
+
+``--patch-training``: the MG-TFNO trained by ``specops.training.Trainer`` on whole fields (stitched, batch
+16 fields) and on (sample, patch) items (``PatchItems`` + ``PatchTask``, batch 64 patches: the same steps
+and patches per step), and the unpatched joint TFNO for reference; peak memory per batch entry (a field,
+or a patch item), time per epoch, and relative L2 of the stitched model on whole test fields.
 """
 
 from __future__ import annotations
@@ -35,7 +41,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 import specops
+from specops.data.patches import PatchItems
+from specops.models.patching import patch_cores
 from specops.solvers.problems import make_problem
+from specops.training import Trainer
+from specops.training.patch_task import PatchTask
+from specops.training.tasks import OperatorTask
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".work" / "mgtfno"
@@ -177,6 +188,121 @@ def test_error(model, x, y, scale) -> float:
     )
 
 
+class Scale(torch.nn.Module):
+    """Fields divided by the training std (a normalizer for ``Trainer``: ``encode``/``decode``)."""
+
+    def __init__(self, scale: float) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return x / self.scale
+
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+class Pairs(torch.utils.data.Dataset):
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"x": self.x[i], "y": self.y[i]}
+
+
+def peak_per_patch_item(build, shape) -> float:
+    """Patch-level training-step peak live bytes per (sample, patch) item: slope between 2 and 4 items."""
+    peaks = []
+    for batch in (2, 4):
+        model = build()
+        x, y = torch.randn(batch, 1, *shape), torch.randn(batch, 1, *shape)
+        positions = torch.arange(batch) % model.n_patches
+        with PeakLiveBytes() as mode:
+            rel_l2(model(x, positions=positions), patch_cores(y, model.patches, positions)).backward()
+        peaks.append(mode.peak)
+    return (peaks[1] - peaks[0]) / 2
+
+
+def fit(model, data, *, items: bool, epochs: int, batch: int, lr: float, scale: float) -> float:
+    """Train with the library's Trainer on whole fields (stitched) or on patch items; the last epoch's
+    mean training loss."""
+    train_set = Pairs(data["xtr"], data["ytr"])
+    task = None
+    if items:
+        train_set = PatchItems(train_set, model.n_patches)
+        task = PatchTask(OperatorTask(), model.patches)
+    trainer = Trainer(
+        model,
+        specops.LpLoss(),
+        torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4),
+        lambda opt, total: torch.optim.lr_scheduler.CosineAnnealingLR(opt, total),
+        task=task,
+        x_normalizer=Scale(scale),
+        y_normalizer=Scale(scale),
+        epochs=epochs,
+        batch_size=batch,
+        seed=0,
+        device="cpu",
+        progress=False,
+        tensorboard=False,
+        log_every=10**6,
+    )
+    return trainer.fit(train_set)["train_loss"]
+
+
+def patch_training(args) -> None:
+    """Patch-level vs stitched training of the same MG-TFNO (and the unpatched joint TFNO)."""
+    torch.set_num_threads(1)
+    n_train, n_test = (16, 16) if args.quick else (120, 32)
+    epochs = args.epochs or (1 if args.quick else 8)
+    width, modes, rank, patches, levels, padding = 32, 16, 0.004, 2, 2, args.padding
+    data = make_data(n_train, n_test)
+    scale = float(data["xtr"].std())
+    builders = models(width, modes, rank, patches, levels, padding)
+    joint, mg = (
+        next(k for k in builders if k.startswith("TFNO (joint")),
+        builders["MG-TFNO (joint + patches)"],
+    )
+    runs = [  # the patch items' batch: the stitched batch's patches (the same steps, patches per step)
+        (joint, builders[joint], False, 16, "field"),
+        ("MG-TFNO, stitched training", mg, False, 16, "field"),
+        ("MG-TFNO, patch-level training", mg, True, 16 * patches**2, "patch"),
+    ]
+    rows = []
+    for name, build, items, batch, entry in runs:
+        mem = (peak_per_patch_item if items else peak_per_sample)(build, (64, 64))
+        torch.manual_seed(0)
+        model = build()
+        start = time.perf_counter()
+        fit(model, data, items=items, epochs=epochs, batch=batch, lr=3e-3, scale=scale)
+        per_epoch = (time.perf_counter() - start) / epochs
+        model.eval()
+        err = test_error(model, data["xte"], data["yte"], scale)
+        err_fine = test_error(model, data["xfine"], data["yfine"], scale)
+        rows.append((name, batch, entry, mem, per_epoch, err, err_fine))
+        print(f"{name}: {mem / 2**20:.2f} MiB/{entry}, {per_epoch:.1f} s/epoch, {err:.4f} / {err_fine:.4f}")
+    print()
+    print("| training | batch | peak train memory / batch entry | s / epoch | rel. L2 64² | rel. L2 128² |")
+    print("|---|---|---|---|---|---|")
+    for name, batch, entry, mem, t, e, ef in rows:
+        print(
+            f"| {name} | {batch} {entry}{'es' if entry == 'patch' else 's'} | {mem / 2**20:.2f} MiB / {entry} | {t:.1f} | {e:.4f} | {ef:.4f} |"
+        )
+    unpatched, stitched, patch = rows
+    print()
+    print(
+        f"patch-level vs stitched: memory per entry {stitched[3] / patch[3]:.2f}x lower, error ratio "
+        f"{patch[5] / stitched[5]:.3f} (64²), {patch[6] / stitched[6]:.3f} (128²), time ratio {patch[4] / stitched[4]:.2f}"
+    )
+    print(
+        f"patch-level vs unpatched joint TFNO: memory per entry {unpatched[3] / patch[3]:.2f}x lower, error ratio "
+        f"{patch[5] / unpatched[5]:.3f} (64²)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
@@ -187,7 +313,15 @@ def main() -> None:
         action="store_true",
         help="only the joint TFNO and the MG-TFNO rows (another padding)",
     )
+    parser.add_argument(
+        "--patch-training",
+        action="store_true",
+        help="patch-level (sample, patch) training vs stitched training of the MG-TFNO",
+    )
     args = parser.parse_args()
+    if args.patch_training:
+        patch_training(args)
+        return
     torch.set_num_threads(1)
     quick = args.quick
     n_train, n_test = (16, 16) if quick else (120, 32)

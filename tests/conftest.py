@@ -2,6 +2,10 @@
 
 import os
 
+# Before NumPy loads OpenBLAS: its threads spin on the tiny dense problems of the Krylov solvers (small
+# eigenproblems and least squares), 5x slower on a shared 2-core machine than one thread.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import pytest
 import torch
 

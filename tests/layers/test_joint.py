@@ -131,3 +131,16 @@ def test_bad_joint_options_name_the_argument():
     w(3, 3, (4, 3))
     with pytest.raises(ValueError, match="holds 1 layers"):
         w(3, 3, (4, 3))
+
+
+def test_joint_factorization_refuses_a_mixer_without_spectral_weights():
+    with pytest.raises(ValueError, match=r"joint_factorization=True.*mixer=.aff."):
+        specops.FNO(
+            n_modes=(4, 4),
+            in_channels=1,
+            out_channels=1,
+            hidden_channels=8,
+            n_layers=2,
+            mixer="aff",
+            spectral={"factorization": "tucker", "rank": 0.1, "joint_factorization": True},
+        )

@@ -4,6 +4,7 @@ from torch import nn
 
 import specops
 from specops import MultigridPatching
+from specops.models.patching import patch_cores
 from tests.helpers import assert_close
 
 
@@ -128,3 +129,43 @@ def test_an_inner_model_that_cannot_be_rebuilt_is_named_when_saving(tmp_path):
         TypeError, match=r"(?s)MultigridPatching\.model=Pointwise.*cannot be saved.*must be registered"
     ):
         specops.save(wrapped, tmp_path / "x.pt")
+
+
+@pytest.mark.parametrize("dim,patches", [(1, [4]), (2, [2, 4]), (3, [2, 1, 2])])
+@pytest.mark.parametrize("periodic", [True, False])
+def test_one_patch_per_sample_equals_that_patch_of_the_batch_and_of_the_stitched_output(
+    dim, patches, periodic
+):
+    torch.manual_seed(4)
+    n = 16 if dim < 3 else 8
+    x = torch.randn(3, 2, *([n] * dim), dtype=torch.float64)
+    wrapped = MultigridPatching(
+        fno(dim, 6).double(), patches=patches, levels=2, padding=0.25, periodic=periodic
+    )
+    positions = torch.tensor([1, 0, wrapped.n_patches - 1])
+    every = wrapped.views(x).unflatten(0, (wrapped.n_patches, 3))  # (patch, sample, ...)
+    assert torch.equal(wrapped.views_at(x, positions), every[positions, torch.arange(3)])
+    # the model on those patches, overlap cropped, is the stitched output's block at each position
+    stitched = wrapped(x)
+    got = wrapped(x, positions=positions)
+    s = [n // p for p in patches]
+    for b, j in enumerate(positions.tolist()):
+        block = []
+        for p in reversed(patches):  # C order: the last axis varies fastest
+            block.append(j % p)
+            j //= p
+        block = block[::-1]
+        region = tuple(slice(k * size, (k + 1) * size) for k, size in zip(block, s))
+        assert_close(got[b], stitched[(b, slice(None), *region)], rtol=1e-12, atol=1e-12, what=f"sample {b}")
+        assert torch.equal(patch_cores(stitched, patches, positions)[b], stitched[(b, slice(None), *region)])
+
+
+def test_patch_positions_out_of_range_or_of_the_wrong_shape_are_refused():
+    wrapped = MultigridPatching(fno(2, 1), patches=2)
+    x = torch.randn(2, 1, 8, 8)
+    with pytest.raises(ValueError, match=r"positions must lie in \[0, 4\).*\[0, 4\]"):
+        wrapped(x, positions=torch.tensor([0, 4]))
+    with pytest.raises(ValueError, match=r"one integer patch index per sample, shape \(2,\)"):
+        wrapped(x, positions=torch.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"divisible by the patch counts \[3, 3\]"):
+        patch_cores(x, [3, 3], torch.tensor([0, 1]))

@@ -1,6 +1,7 @@
 """``model.patching`` from the CLI to the checkpoint and back through ``specops evaluate``."""
 
 import json
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -11,7 +12,7 @@ from specops import TFNO, MultigridPatching
 from specops.cli import main
 from specops.config import ConfigError, load_config
 from specops.data.generate import generate_dataset
-from specops.pipeline import build_model, load_predictor
+from specops.pipeline import build_model, load_predictor, train
 from tests.data.problems import HeatProblem
 
 
@@ -93,3 +94,45 @@ def test_train_with_patching_then_evaluate_applies_it_from_the_checkpoint(tmp_pa
         norm = predictor.normalization
         expected = norm.decode_output(model(norm.encode_input(x)))
         assert torch.allclose(predictor(x), expected, atol=1e-6)
+
+
+def test_train_on_patches_runs_patch_items_and_evaluates_stitched(tmp_path):
+    data_file = generate_dataset(HeatProblem(resolution=16), 20, tmp_path / "heat16.h5", progress=False)
+    overrides = [
+        f"data.path={data_file}",
+        f"run_dir={tmp_path / 'run'}",
+        "data.n_val=4",
+        "train.epochs=1",
+        "train.batch_size=8",
+        "train.progress=false",
+        "optim.lr=3e-3",
+        "model.args.hidden_channels=8",
+        "model.patching.patches=2",
+        "model.patching.levels=1",
+        "model.patching.train_on_patches=true",
+    ]
+    result = train(load_config(None, overrides), log=lambda _: None)
+    n_train = load_config(result["run_dir"] + "/config.yaml").data.n_train
+    assert n_train > 0
+    assert result["fit"]["step"] == math.ceil(4 * n_train / 8)  # an epoch is every patch of every sample once
+    assert result["fit"]["best_val_rel_l2"] is not None  # validated on whole, stitched fields
+    model = specops.load(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert isinstance(model, MultigridPatching) and model.patches == (2, 2)
+    assert "operator" in result["evaluation"]
+
+
+def test_train_on_patches_where_it_cannot_work_is_refused():
+    with pytest.raises(ConfigError, match=r"train_on_patches=true needs a patched model"):
+        build("model.patching.train_on_patches=true")
+    with pytest.raises(
+        ConfigError, match=r"train_on_patches=true works with train.mode=operator or autoregressive"
+    ):
+        build_model(
+            load_config(
+                None,
+                ["model.patching.patches=2", "model.patching.train_on_patches=true", "train.mode=unrolled"],
+            ),
+            SimpleNamespace(**{**vars(data()), "kind": "trajectory"}),
+        )
+    with pytest.raises(ConfigError, match=r"cannot be combined with a physics loss"):
+        build("model.patching.patches=2", "model.patching.train_on_patches=true", "train.physics_weight=0.5")

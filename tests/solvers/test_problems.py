@@ -26,6 +26,11 @@ TINY = {
     "ns-fno-1e-5": {"resolution": 16, "upsample": 1, "t_final": 0.002, "save_interval": 0.001},
     "darcy": {"resolution": 16},
     "darcy-fno": {"resolution": 16, "upsample": 1},
+    "poisson": {"resolution": 9},
+    "poisson-variable": {"resolution": 9},
+    "helmholtz": {"resolution": 9, "k0": 5.0},
+    "helmholtz-k40": {"resolution": 9, "k0": 5.0},
+    "heat": {"resolution": 9, "n_steps": 2},
 }
 
 
@@ -65,7 +70,9 @@ def test_contract(name):
         assert torch.equal(shard[key], data[key][1:])
     meta = problem.metadata()
     assert json.loads(json.dumps(meta)) == meta
-    assert meta["problem"] == name and meta["pde"] and meta["boundary"] in ("periodic", "dirichlet")
+    assert (
+        meta["problem"] == name and meta["pde"] and meta["boundary"] in ("periodic", "dirichlet", "impedance")
+    )
     for key in ("solver", "domain", "resolution", "solver_resolution", "initial_condition", "grid"):
         assert key in meta, key
     double = problem.generate([3], dtype=torch.float64)
@@ -165,6 +172,11 @@ OVERRIDE_CASES = [
         {"resolution": 9, "upsample": 2, "coefficient": "lognormal", "lognormal_scale": 0.5, "n_modes": 6},
     ),
     ("darcy", {"resolution": 12, "forcing": 2.0, "face_average": "arithmetic", "method": "cg", "sigma": 2.0}),
+    (
+        "darcy",
+        {"resolution": 9, "solver": {"method": "skr", "recycle": 4, "restart": 12, "precond": "jacobi"}},
+    ),
+    ("heat", {"scheme": "crank_nicolson", "coefficient": "threshold", "solver": {"method": "cg"}}),
 ]
 GOLDEN = Path(__file__).with_name("problems_metadata.json")
 

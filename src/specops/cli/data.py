@@ -9,10 +9,21 @@ from specops.cli.common import threads_option
 
 
 def _parse_sets(items: list[str]) -> dict:
-    """``--set key=value`` items of ``generate``, read as ``train --set`` reads its values."""
+    """``--set key=value`` items of ``generate``, read as ``train --set`` reads its values; a dotted key
+    (``solver.recycle=10``) sets one key of a group."""
     from specops.config import parse_assignment
 
-    return dict(parse_assignment(item, example="viscosity=1e-3") for item in items)
+    out: dict = {}
+    for item in items:
+        key, value = parse_assignment(item, example="viscosity=1e-3")
+        group, dot, sub = key.partition(".")
+        if dot:
+            if not isinstance(out.get(group, {}), dict):
+                raise ValueError(f"--set {item}: {group} was set to a value, not a group of options")
+            out.setdefault(group, {})[sub] = value
+        else:
+            out[key] = value
+    return out
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -24,9 +35,20 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     overrides = _parse_sets(args.set)
     if args.resolution is not None:
         overrides["resolution"] = args.resolution
+    if args.solver is not None or "solver" in overrides:
+        from specops.solvers.problems import problem_arguments
+
+        if "solver" not in problem_arguments(args.pde):
+            raise ValueError(
+                f"problem {args.pde!r} solves no linear systems, so --solver and solver.* do not apply; they "
+                f"apply to darcy, poisson, helmholtz and heat problems (see `specops list`)"
+            )
+        if args.solver is not None:
+            overrides["solver"] = {**overrides.get("solver", {}), "method": args.solver}
     problem = make_problem(args.pde, **overrides)
     command = [f"specops generate {args.pde} --samples {args.samples} --seed {args.seed}"]
     command += [f"--resolution {args.resolution}"] if args.resolution is not None else []
+    command += [f"--solver {args.solver}"] if args.solver is not None else []
     command += [f"--set {item}" for item in args.set]
     command += [f"--batch-size {args.batch_size} --device {args.device} --dtype {args.dtype}"]
     try:
@@ -52,7 +74,27 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         )
         return 130
     print(f"wrote {out}")
+    _report_solves(out)
     return 0
+
+
+def _report_solves(path) -> None:
+    """The linear solver's per-sample statistics, and the samples that did not converge (flagged)."""
+    from specops.data.io import flagged_samples, read_info, solver_summary
+
+    info = read_info(path)
+    if not info.sample_info:
+        return
+    for line in solver_summary(info):
+        print(f"  {line}")
+    bad = flagged_samples(info)
+    if bad:
+        listed = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
+        print(
+            f"specops generate: {len(bad)} sample(s) did not reach the tolerance and are flagged in the file "
+            f"(samples {listed}); `specops info {path} --verify` lists them",
+            file=sys.stderr,
+        )
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -130,6 +172,12 @@ def add_commands(sub) -> None:
     gen.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     gen.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a problem parameter"
+    )
+    gen.add_argument(
+        "--solver",
+        choices=["direct", "cg", "gmres", "gcrodr", "skr"],
+        default=None,
+        help="linear solver of darcy/poisson/helmholtz/heat problems; options with --set solver.KEY=VALUE",
     )
     gen.add_argument("--batch-size", type=int, default=32, help="samples per solver call (default 32)")
     gen.add_argument("--shard", default=None, metavar="K/N", help="generate only the K-th of N parts")

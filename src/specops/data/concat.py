@@ -60,6 +60,8 @@ def concatenate(
     )
     root.update(attrs or {})
     seeds = np.concatenate([i.seeds for i in infos]) if all(i.seeds is not None for i in infos) else None
+    keys = set.intersection(*(set(i.sample_info) for i in infos))
+    sample_info = {k: np.concatenate([i.sample_info[k] for i in infos]) for k in sorted(keys)}
     return write_dataset(
         out,
         fields,
@@ -72,6 +74,7 @@ def concatenate(
         compression=compression,
         progress=progress,
         overwrite=overwrite,
+        sample_info=sample_info,
     )
 
 

@@ -42,6 +42,8 @@ from specops.seeding import check_seed_range
 #   generate(seeds, *, device=None, dtype=torch.float32) -> dict[str, Tensor]
 #   fields() -> {name: {"layout": layout_for(kind, ndim), "shape": per-sample shape, "description": str}}
 #   coords() -> {"x": ..., "y": ..., "t": ...}; metadata() -> JSON-able dict
+#   optional generate_with_info(seeds, device=, dtype=) -> (fields, {name: (len(seeds),) array}): what each
+#   sample's solve needed (iterations, residual, converged, ...), stored in /sample_info
 
 
 def generate_dataset(
@@ -275,9 +277,13 @@ def _compute_missing(plan: _Plan, done: set[tuple[int, int]], partial: Path, pro
 def _compute_batch(plan: _Plan, lo: int, hi: int, partial: Path) -> None:
     """Samples ``lo:hi`` from seeds ``seed + lo .. seed + hi - 1``, checked, written atomically."""
     problem, seeds = plan.problem, [plan.seed + i for i in range(lo, hi)]
+    info = None
     try:
         with torch.no_grad():
-            data = problem.generate(seeds, device=plan.device, dtype=plan.dtype)
+            if hasattr(problem, "generate_with_info"):  # linear problems: per-sample solver statistics
+                data, info = problem.generate_with_info(seeds, device=plan.device, dtype=plan.dtype)
+            else:
+                data = problem.generate(seeds, device=plan.device, dtype=plan.dtype)
     except FloatingPointError as exc:  # the solvers' BlowUpError names batch indices
         raise _blow_up(problem, exc, seeds, lo, partial) from exc
     arrays = _check_batch(problem, data, seeds, plan.shapes, lo, partial)
@@ -292,6 +298,7 @@ def _compute_batch(plan: _Plan, lo: int, hi: int, partial: Path) -> None:
         attrs={**plan.ident, "sample_start": lo, "sample_stop": hi},
         coords=plan.coords,
         seeds=seeds,
+        sample_info=info,
     )
 
 

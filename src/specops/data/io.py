@@ -99,6 +99,7 @@ class DatasetInfo:
     fields: dict[str, FieldInfo] = field(default_factory=dict)
     coords: dict[str, np.ndarray] = field(default_factory=dict)
     seeds: np.ndarray | None = None
+    sample_info: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _read_info(h5: h5py.File, path: Path) -> DatasetInfo:
@@ -125,6 +126,13 @@ def _read_info(h5: h5py.File, path: Path) -> DatasetInfo:
         if "seeds" in h5:
             where = "/seeds"
             info.seeds = _array(h5, "seeds", path)[...]
+        if "sample_info" in h5:
+            where = "/sample_info"
+            if not isinstance(h5["sample_info"], h5py.Group):
+                raise DataFormatError(
+                    f"{path}: /sample_info is not a group; the file is damaged: regenerate it"
+                )
+            info.sample_info = {k: _array(h5["sample_info"], k, path)[...] for k in h5["sample_info"]}
     except H5_ERRORS as exc:
         raise DataFormatError(
             f"{path}: {where} cannot be read ({exc}); the file is corrupt: regenerate it"
@@ -149,6 +157,9 @@ def format_info(info: DatasetInfo) -> str:
         lines.append(
             f"    {f.name:14s} {f.dtype:8s} {'x'.join(map(str, f.shape)):>22s}  ({f.layout})  {f.description}"
         )
+    if info.sample_info:
+        lines.append("  sample_info:")
+        lines += [f"    {line}" for line in solver_summary(info)]
     if info.coords:
         lines.append("  coords:")
         for key, value in info.coords.items():
@@ -194,7 +205,60 @@ def _root_problems(info: DatasetInfo) -> list[str]:
                 )
     if info.seeds is not None and info.seeds.shape != (n,):
         problems.append(f"{path}: /seeds has shape {info.seeds.shape}, expected ({n},)")
-    return problems
+    for key, values in info.sample_info.items():
+        if values.shape != (n,):
+            problems.append(f"{path}: /sample_info/{key} has shape {values.shape}, expected ({n},)")
+    return problems + _flagged_samples(info)
+
+
+def flagged_samples(info: DatasetInfo) -> list[int]:
+    """Indices of the samples whose linear solve did not converge (``/sample_info/converged`` is 0)."""
+    converged = info.sample_info.get("converged")
+    if converged is None or converged.shape != (info.attrs.get("n_samples"),):
+        return []
+    return [int(i) for i in np.flatnonzero(converged == 0)]
+
+
+def _flagged_samples(info: DatasetInfo, max_listed: int = 20) -> list[str]:
+    """One line per sample flagged as not converged: index, seed, residual and the tolerance."""
+    bad = flagged_samples(info)
+    start = int(info.attrs.get("sample_start", 0))
+    residual = info.sample_info.get("residual")
+    rtol = _linear_rtol(info.attrs)
+    lines = []
+    for i in bad[:max_listed]:
+        seed = f" (seed {int(info.seeds[i])})" if info.seeds is not None and info.seeds.shape[0] > i else ""
+        res = f": relative residual {residual[i]:.3e}" if residual is not None else ""
+        lines.append(
+            f"{info.path}: sample {start + i}{seed} did not converge{res} > rtol {rtol}; regenerate it with a "
+            f"larger solver.maxiter, a stronger preconditioner or --solver direct"
+        )
+    if len(bad) > max_listed:
+        lines.append(f"{info.path}: {len(bad) - max_listed} more samples did not converge")
+    return lines
+
+
+def _linear_rtol(attrs: dict[str, Any]) -> Any:
+    params = attrs.get("parameters")
+    solver = params.get("linear_solver") if isinstance(params, dict) else None
+    return solver.get("rtol", "n/a") if isinstance(solver, dict) else "n/a"
+
+
+def solver_summary(info: DatasetInfo) -> list[str]:
+    """Lines summarising ``/sample_info``: iterations, products with A, residuals, flagged samples."""
+    lines = []
+    for key in ("iterations", "matvecs"):
+        if key in info.sample_info and info.sample_info[key].size:
+            v = info.sample_info[key]
+            lines.append(
+                f"{key:14s} total {int(v.sum())}, median {float(np.median(v)):g}, max {int(v.max())}"
+            )
+    if "residual" in info.sample_info and info.sample_info["residual"].size:
+        v = info.sample_info["residual"]
+        lines.append(f"{'residual':14s} max {float(v.max()):.3e} (rtol {_linear_rtol(info.attrs)})")
+    if "converged" in info.sample_info:
+        lines.append(f"{'not converged':14s} {len(flagged_samples(info))} sample(s)")
+    return lines
 
 
 def _field_problems(

@@ -75,6 +75,7 @@ def write_dataset(
     compression: str | None = None,
     progress: Callable[[int], None] | None = None,
     overwrite: bool = True,
+    sample_info: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a complete dataset file atomically (temporary file, then rename).
 
@@ -104,6 +105,9 @@ def write_dataset(
         With ``False``, an existing ``out`` is kept as it is when it already holds this very dataset
         (same attributes, fields, coordinates and sample digests; see ``specops.data.outputs``) and
         refused with ``FileExistsError`` when it holds anything else.
+    sample_info : mapping name -> (n_samples,) array, optional
+        Numbers about each sample (a linear solver's iterations, residual, convergence flag), stored as
+        ``/sample_info/<name>`` (int64 or float64).
 
     Raises
     ------
@@ -127,6 +131,7 @@ def write_dataset(
     except ValueError as exc:
         raise ValueError(f"cannot write {out}: {exc}") from None
     seeds = _checked_seeds(seeds, n)
+    info = _checked_sample_info(sample_info, n)
     if (
         not overwrite
         and out.exists()
@@ -151,6 +156,10 @@ def write_dataset(
         _write_coords(h5, coords)
         if seeds is not None:
             h5.create_dataset("seeds", data=seeds)
+        if info:
+            group = h5.create_group("sample_info")
+            for key, values in info.items():
+                group.create_dataset(key, data=values)
     return out
 
 
@@ -212,6 +221,20 @@ def _checked_seeds(seeds: Sequence[int] | np.ndarray | None, n: int) -> np.ndarr
     if values.shape != (n,):
         raise ValueError(f"seeds has shape {values.shape}, expected ({n},): one seed per sample")
     return values
+
+
+def _checked_sample_info(info: Mapping[str, Any] | None, n: int) -> dict[str, np.ndarray]:
+    """``info`` as int64/float64 arrays of one finite-or-NaN entry per sample; ValueError naming a bad one."""
+    out = {}
+    for key, values in (info or {}).items():
+        array = np.asarray(values)
+        if not str(key).isidentifier() or array.shape != (n,) or array.dtype.kind not in "biuf":
+            raise ValueError(
+                f"sample_info[{key!r}] has shape {array.shape} and dtype {array.dtype}; expected ({n},) numbers "
+                f"named by an identifier: one entry per sample"
+            )
+        out[str(key)] = array.astype(np.float64 if array.dtype.kind == "f" else np.int64)
+    return out
 
 
 def _holds_already(out: Path, root, fields, layouts, coords, expected_digests) -> bool:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from specops.layers.block_options import binarize_
 from specops.layers.mlp import ChannelMLP
 from specops.layers.norms import NORMS, Norm, norm_factory
 from specops.layers.skips import SKIPS, NoSkip, Skip, SkipKind, make_skip
@@ -106,14 +108,18 @@ class FNOBlockSpec(Options):
         Hidden width of the channel MLP as a fraction of the channels; 0 leaves the MLP out.
     channel_mlp_skip : "linear", "identity", "soft-gating" or "none"
         Skip path of the channel MLP.
-    norm : "none", "instance", "group" or "layer"
+    norm : "none", "instance", "group", "layer", "evonorm-b0" or "evonorm-s0"
         Normalization after the convolution and after the MLP (``specops.layers.norms``).
+    weights : "real" or "biper"
+        "biper" makes the pointwise weights of the skip and the channel MLP binary (BiPer,
+        ``specops.layers.block_options``); the mixer keeps real weights.
     """
 
     skip: SkipKind = "linear"
     channel_mlp_expansion: float = 0.5
     channel_mlp_skip: SkipKind = "soft-gating"
     norm: Norm = "none"
+    weights: Literal["real", "biper"] = "real"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -121,6 +127,7 @@ class FNOBlockSpec(Options):
             ("skip", SKIPS),
             ("channel_mlp_skip", SKIPS),
             ("norm", ("none", *NORMS)),
+            ("weights", ("real", "biper")),
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {tuple(allowed)}")
@@ -136,6 +143,10 @@ class FNOBlockSpec(Options):
         hidden = round(channels * self.channel_mlp_expansion)
         mlp = ChannelMLP(channels, channels, hidden, activation=activation) if hidden > 0 else None
         mlp_skip = make_skip(self.channel_mlp_skip, channels, "channel_mlp_skip") if mlp is not None else None
+        if self.weights == "biper":
+            for part in (skip, mlp, mlp_skip):
+                if part is not None:
+                    binarize_(part)
         return FNOBlock(
             conv,
             skip,

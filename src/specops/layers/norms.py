@@ -10,6 +10,8 @@ name           normalizes over                                 formula
 ``layer``      channels, per sample and point                  ``gamma_c (x - mu) / sqrt(...) + beta_c``
 =============  ==============================================  ===================================
 
+``evonorm-b0`` and ``evonorm-s0`` are the normalization-activation layers of ``specops.layers.block_options``.
+
 ``instance`` has no parameters (``F.instance_norm`` without affine weights), ``group`` is
 ``nn.GroupNorm(1, C)``; ``layer`` is ``nn.LayerNorm(C)`` applied at every grid point (Ba et al., "Layer
 Normalization", 2016, eq. 4) without moving the channel axis last.
@@ -24,7 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-Norm = Literal["none", "instance", "group", "layer"]
+from specops.layers.block_options import EvoNormB0, EvoNormS0
+
+Norm = Literal["none", "instance", "group", "layer", "evonorm-b0", "evonorm-s0"]
 
 
 class InstanceNorm(nn.Module):
@@ -64,6 +68,8 @@ NORMS: dict[str, Callable[[int], nn.Module]] = {
     "instance": lambda channels: InstanceNorm(),
     "group": _group_norm,
     "layer": ChannelLayerNorm,
+    "evonorm-b0": EvoNormB0,
+    "evonorm-s0": EvoNormS0,
 }
 
 

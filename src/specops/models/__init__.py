@@ -3,6 +3,7 @@
 from specops.models.base import OperatorModel, register_model
 from specops.models.ffno import FFNO
 from specops.models.fno import FNO, IFNO, TFNO
+from specops.models.fno_variants import NUFTFNO
 from specops.models.lsm import LSM
 from specops.models.mgno import MgNO
 from specops.models.normalization import FieldNormalization
@@ -20,6 +21,7 @@ __all__ = [
     "FNO",
     "IFNO",
     "LSM",
+    "NUFTFNO",
     "SFNO",
     "T1",
     "TFNO",

@@ -20,6 +20,7 @@ from torch import nn
 from specops.layers.activations import Activation, get_activation
 from specops.layers.fno_block import FNOBlockSpec
 from specops.layers.lifting import Lifting, make_projection
+from specops.layers.mixers import mixer_factory
 from specops.layers.mlp import PointwiseLinear
 from specops.layers.padding import DomainPadding
 from specops.layers.spectral_conv import SpectralConvSpec, as_modes
@@ -64,6 +65,11 @@ class FNO(OperatorModel):
         ``fft_method``, ``joint_factorization``, e.g. ``spectral={"factorization": "tucker", "rank": 0.05}``.
         ``joint_factorization=True`` learns the weights of all layers as one low-rank tensor (MG-TFNO), with
         ``rank`` a fraction of the whole stack's dense parameters.
+    mixer : str
+        The spatial operator of every block (``specops.layers.mixers``): ``spectral`` (the FNO), ``aff``,
+        ``ffc``, ``fdconv``, ``weighted-conv``, ``rpe-attention``, ``karat``.
+    mixer_options : mapping, optional
+        Keyword arguments of the mixer's layer, e.g. ``{"heads": 2}`` for ``rpe-attention``.
 
     Shapes: ``(batch, in_channels, *space) -> (batch, out_channels, *space)`` at any resolution that holds
     the kept modes.
@@ -86,6 +92,8 @@ class FNO(OperatorModel):
         activation: Activation = "gelu",
         block: BlockOptions = None,
         spectral: SpectralOptions = None,
+        mixer: str = "spectral",
+        mixer_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         n_modes = as_modes(n_modes)
@@ -104,6 +112,14 @@ class FNO(OperatorModel):
         self.block_spec = FNOBlockSpec.coerce(block, "block")
         self.spectral = SpectralConvSpec.coerce(spectral, "spectral", self.spectral_defaults)
         self.check_spectral(self.spectral)
+        make_mixer = mixer_factory(
+            mixer, mixer_options, dim=self.dim, n_modes=n_modes, spectral=self.spectral
+        )
+        if self.spectral.joint_factorization and mixer != "spectral":
+            raise ValueError(
+                f"spectral.joint_factorization=True shares the spectral weights of all layers, but "
+                f"mixer={mixer!r} has none; use mixer='spectral' or joint_factorization=False"
+            )
         self.lifting = Lifting(
             self.in_channels,
             self.hidden_channels,
@@ -123,7 +139,13 @@ class FNO(OperatorModel):
         )
         self.joint_weight = joint
         self.blocks = nn.ModuleList(
-            self.block_spec.build(width, self.spectral.build(width, width, n_modes, weight=joint), act)
+            self.block_spec.build(
+                width,
+                self.spectral.build(width, width, n_modes, weight=joint)
+                if joint is not None
+                else make_mixer(width),
+                act,
+            )
             for _ in range(self.n_layers)
         )
         self.projection = make_projection(width, self.out_channels, projection_channel_ratio, act)

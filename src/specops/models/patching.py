@@ -19,6 +19,13 @@ With ``sequential=True`` each patch position runs under activation checkpointing
 the forward keeps only its input, and the backward recomputes one patch position at a time, so a training
 step holds the activations of one patch per sample instead of the whole field (at the cost of a second
 forward).
+
+Patch-level training: ``forward(x, positions=j)`` with one patch position ``j_b`` per sample (C order over
+the axes, ``0 <= j_b < prod(p)``) runs the model on those patches only and returns their cores
+``(B, C_out, *s)`` (overlap cropped), unstitched; ``patch_cores(y, patches, j)`` cuts the same cores out of
+a whole field. The stitched output restricted to patch ``j`` is exactly the patch output at ``j``, so a
+loss summed over every (sample, patch) item is the whole-field loss wherever that loss is a sum over
+points (``specops.training.patch_task``).
 """
 
 from __future__ import annotations
@@ -46,6 +53,75 @@ def _axis_indices(n: int, p: int, size: int, stride: int) -> torch.Tensor:
     s = n // p
     centre = torch.arange(p) * s + s // 2
     return centre[:, None] + stride * (torch.arange(size)[None, :] - size // 2)
+
+
+def _unravel(positions: torch.Tensor, patches: Sequence[int]) -> list[torch.Tensor]:
+    """Per-axis patch indices ``j_a`` of flat positions ``j`` (C order: the last axis varies fastest)."""
+    out, rest = [], positions
+    for p in reversed(patches):
+        out.append(rest % p)
+        rest = torch.div(rest, p, rounding_mode="floor")
+    return out[::-1]
+
+
+def _gather(x: torch.Tensor, rows: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``out[b, ..., t_1, ..., t_d] = x[b, ..., rows_1[b, t_1], ..., rows_d[b, t_d]]`` on the last ``d`` axes
+    of ``x (B, *lead, n_1, ..., n_d)``: a different block of grid points for every sample."""
+    d, batch = len(rows), x.shape[0]
+    lead = x.shape[1 : x.dim() - d]
+    flat = x.reshape(batch, -1, *x.shape[x.dim() - d :]).movedim(1, -1)  # (B, *space, lead)
+    shape = [batch] + [1] * d
+    index = [torch.arange(batch, device=x.device).reshape(shape)]
+    for a, r in enumerate(rows):
+        index.append(r.reshape([batch] + [r.shape[1] if i == a else 1 for i in range(d)]))
+    out = flat[tuple(index)]  # (B, size_1, ..., size_d, lead)
+    return out.movedim(-1, 1).reshape(batch, *lead, *out.shape[1 : 1 + d])
+
+
+def check_positions(positions: torch.Tensor, batch: int, n_patches: int) -> None:
+    """Refuse patch positions that are not one whole number in ``[0, n_patches)`` per sample."""
+    if positions.shape != (batch,) or positions.dtype.is_floating_point or positions.is_complex():
+        raise ValueError(
+            f"positions must be one integer patch index per sample, shape ({batch},), got "
+            f"{positions.dtype} of shape {tuple(positions.shape)}"
+        )
+    if (
+        positions.device.type == "cpu"
+        and batch
+        and not 0 <= int(positions.min()) <= int(positions.max()) < n_patches
+    ):
+        raise ValueError(
+            f"positions must lie in [0, {n_patches}) (patches in C order over the axes), got "
+            f"{positions.tolist()}"
+        )
+
+
+def patch_cores(y: torch.Tensor, patches: Sequence[int], positions: torch.Tensor) -> torch.Tensor:
+    """The core of patch ``positions[b]`` of each sample: ``y (B, *lead, n_1, ..., n_d)`` ->
+    ``(B, *lead, n_1 / p_1, ..., n_d / p_d)``, block ``j_a s_a .. (j_a + 1) s_a - 1`` on axis ``a``.
+
+    Parameters
+    ----------
+    y : tensor
+        Whole fields; the last ``len(patches)`` axes are the grid, each divisible by its patch count.
+    patches : sequence of int
+        Patches per axis ``p_a``.
+    positions : (B,) integer tensor
+        Flat patch indices in C order over the axes (as ``MultigridPatching.views`` orders patches).
+    """
+    d = len(patches)
+    space = y.shape[y.dim() - d :]
+    if y.dim() < d + 1 or any(n % p for n, p in zip(space, patches)):
+        raise ValueError(
+            f"patch_cores: the last {d} axes of y {tuple(y.shape)} must be a grid divisible by the patch "
+            f"counts {list(patches)}"
+        )
+    check_positions(positions, y.shape[0], math.prod(patches))
+    rows = []
+    for j, n, p in zip(_unravel(positions, patches), space, patches):
+        s = n // p
+        rows.append(j[:, None] * s + torch.arange(s, device=y.device)[None, :])
+    return _gather(y, rows)
 
 
 @register_model("multigrid-patching")
@@ -185,6 +261,28 @@ class MultigridPatching(OperatorModel):
         v = v.permute(order)
         return v.reshape(-1, *v.shape[d + 1 :])
 
+    def views_at(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """The views of one patch per sample, ``positions[b]``: ``(B, (levels + 1) C, *P)``; row ``b`` equals
+        row ``positions[b] * B + b`` of :meth:`views`, without building the other patches."""
+        geo = self.geometry(x.shape[2:])
+        check_positions(positions, x.shape[0], self.n_patches)
+        at = _unravel(positions.to(x.device), self.patches)
+        stacked = []
+        for level in range(self.levels + 1):
+            rows, inside = [], None
+            for axis, ((n, p, s, q), j) in enumerate(zip(geo, at)):
+                idx = _axis_indices(n, p, s + 2 * q, 2**level).to(x.device)[j]  # (B, P)
+                if self.periodic:
+                    rows.append(idx % n)
+                    continue
+                rows.append(idx.clamp(0, n - 1))
+                shape = [idx.shape[0]] + [idx.shape[1] if a == axis else 1 for a in range(self.dim)]
+                ok = ((idx >= 0) & (idx < n)).reshape(shape)  # zeros outside a non-periodic grid
+                inside = ok if inside is None else inside & ok
+            v = _gather(x, rows)
+            stacked.append(v if inside is None else v * inside.unsqueeze(1).to(v.dtype))
+        return torch.cat(stacked, dim=1)
+
     def stitch(self, y: torch.Tensor, batch: int, space: Sequence[int]) -> torch.Tensor:
         """Patch outputs ``(n_patches * B, C, *P)`` without their overlap, back on the grid ``(B, C, *space)``."""
         geo = self.geometry(space)
@@ -195,10 +293,16 @@ class MultigridPatching(OperatorModel):
         order = [d, d + 1] + [i for a in range(d) for i in (a, d + 2 + a)]
         return y.permute(order).reshape(batch, y.shape[d + 1], *space)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, C, *space) -> (B, C_out, *space)`` stitched; with ``positions`` (one patch index per sample)
+        only those patches, ``(B, C_out, *s)`` without their overlap (patch-level training)."""
         channels = x.shape[1] if self.in_channels is None or x.dim() < 2 else self.in_channels
         x = self.check_input(x, channels, self.dim)
         batch, space = x.shape[0], tuple(x.shape[2:])
+        if positions is not None:
+            y = self.model(self.views_at(x, positions))
+            crop = tuple(slice(q, q + s) for _, _, s, q in self.geometry(space))
+            return y[(slice(None), slice(None), *crop)]
         patches = self.views(x)
         if self.sequential and self.n_patches > 1:
             chunks = patches.split(batch)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from specops.config import Config, ModelConfig, config_to_dict
+from specops.layers.local_conv import FixedResolution
 from specops.models import OperatorModel
 from specops.pipeline import patching
 from specops.pipeline.physics import data_loss, physics_task
@@ -196,6 +197,15 @@ def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str
         raise ConfigError(f"model.args.{text}" if named else f"model {cfg.model.name!r}: {text}") from exc
     model = patching.wrap(model, cfg.model.patching, data)
     patching.check_grid(model, tuple(data.spatial_shape))
+    patching.check_patch_training(cfg, model)
+    fixed = [type(m).__name__ for m in model.modules() if isinstance(m, FixedResolution)]
+    other = [r for r in cfg.eval.resolutions if int(r) != int(data.spatial_shape[0])]
+    if fixed and other:  # refused now rather than after training
+        raise ConfigError(
+            f"eval.resolutions={cfg.eval.resolutions}: the model's {fixed[0]} has kernels of a fixed size in grid "
+            f"points and runs only on the training grid {tuple(data.spatial_shape)}; drop eval.resolutions or "
+            f"choose a resolution-free mixer (model.args.mixer=spectral, aff, rpe-attention or karat)"
+        )
     return cfg, model, pre + notes
 
 
@@ -250,7 +260,7 @@ def build_trainer(
         data_loss(cfg),
         build_optimizer(model.parameters(), cfg.optim),
         scheduler_factory(cfg.optim),
-        task=physics_task(cfg, task_for(cfg), x_normalizer, y_normalizer),
+        task=physics_task(cfg, patching.patch_task(cfg, task_for(cfg), model), x_normalizer, y_normalizer),
         x_normalizer=x_normalizer,
         y_normalizer=y_normalizer,
         run_dir=cfg.run_dir,

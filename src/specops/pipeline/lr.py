@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from specops.config import Config, ConfigError
 from specops.models import OperatorModel
 from specops.pipeline.build import task_for, trainer_options
+from specops.pipeline.patching import patch_task
 from specops.pipeline.physics import data_loss, physics_task
 from specops.training.checkpoint import LAST, config_from_checkpoint
 from specops.training.distributed import DistributedContext, all_reduce_sum, device_for
@@ -50,7 +51,7 @@ def find_lr(
         data_loss(cfg),
         optimizer,
         None,
-        task=physics_task(cfg, task_for(cfg), x_normalizer, y_normalizer),
+        task=physics_task(cfg, patch_task(cfg, task_for(cfg), model), x_normalizer, y_normalizer),
         x_normalizer=x_normalizer,
         y_normalizer=y_normalizer,
         **options,

@@ -5,6 +5,10 @@ The configuration names the operator (``model.name``, ``model.args``) and, separ
 becomes ``model.name``/``model.args`` (the run's arguments on top of the preset's) and its patch options
 fill the unset ``model.patching`` keys. The wrapper is what the checkpoint stores, so ``specops.load`` and
 ``specops evaluate`` apply the same patching with no other setting.
+
+``model.patching.train_on_patches``: the training split becomes (sample, patch) items
+(``data.patches.PatchItems``) and the task takes the loss per patch (``training.patch_task.PatchTask``);
+the validation split stays whole fields.
 """
 
 from __future__ import annotations
@@ -13,10 +17,15 @@ import dataclasses
 from typing import Any
 
 from torch import nn
+from torch.utils.data import Dataset
 
 from specops.config import Config, PatchingConfig
+from specops.data.patches import PatchItems
 from specops.models.patching import MultigridPatching
+from specops.pipeline.physics import uses_physics
 from specops.registry import MODELS, merge_arguments
+from specops.training.patch_task import PatchTask
+from specops.training.tasks import Task
 from specops.values import ConfigError
 
 _FROM_PRESET = ("patches", "levels", "padding", "periodic")
@@ -109,3 +118,40 @@ def check_grid(model: nn.Module, shape: tuple[int, ...]) -> None:
             model.geometry(shape)
         except ValueError as exc:
             raise ConfigError(f"model.patching: {exc} (the data's grid is {tuple(shape)})") from exc
+
+
+def check_patch_training(cfg: Config, model: nn.Module) -> None:
+    """Refuse ``model.patching.train_on_patches`` where it cannot work, before anything is written."""
+    if not cfg.model.patching.train_on_patches:
+        return
+    if not isinstance(model, MultigridPatching):
+        raise ConfigError(
+            "model.patching.train_on_patches=true needs a patched model: set model.patching.patches (more "
+            "than 1) or model.patching.levels, or use a patched preset such as mg-tfno-2d"
+        )
+    if cfg.train.mode not in ("operator", "autoregressive"):
+        raise ConfigError(
+            f"model.patching.train_on_patches=true works with train.mode=operator or autoregressive, not "
+            f"{cfg.train.mode!r}: an unrolled rollout feeds whole predicted fields back"
+        )
+    if uses_physics(cfg):
+        raise ConfigError(
+            "model.patching.train_on_patches=true cannot be combined with a physics loss: the PDE residual "
+            "needs whole fields; train on patches without it, or stitch (train_on_patches=false)"
+        )
+
+
+def patch_task(cfg: Config, task: Task, model: nn.Module) -> Task:
+    """``task`` as a ``PatchTask`` on ``model``'s patches when the run trains on patches (else ``task``)."""
+    if not cfg.model.patching.train_on_patches:
+        return task
+    check_patch_training(cfg, model)
+    return PatchTask(task, model.patches)
+
+
+def training_items(cfg: Config, model: nn.Module, data: Dataset) -> Dataset:
+    """The training split as (sample, patch) items when the run trains on patches (else ``data``)."""
+    if not cfg.model.patching.train_on_patches:
+        return data
+    check_patch_training(cfg, model)
+    return PatchItems(data, model.n_patches)

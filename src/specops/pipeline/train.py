@@ -15,6 +15,7 @@ from specops.pipeline.build import build_model, build_trainer
 from specops.pipeline.data import load_run_data
 from specops.pipeline.evaluate import evaluate
 from specops.pipeline.lr import resolve_lr
+from specops.pipeline.patching import training_items
 from specops.pipeline.physics import hide_labels
 from specops.seeding import seed_everything
 from specops.training import rundir
@@ -62,7 +63,8 @@ def train(
         world = dist.world_size if dist is not None else 1
         check_resumable(checkpoint, model, batch_size=cfg.train.batch_size, world_size=world)
     norms = {"x_normalizer": data.x_normalizer, "y_normalizer": data.y_normalizer}
-    cfg, lr_test = resolve_lr(cfg, model, data.train, **norms, resume=resume, dist=dist, log=log)
+    items = training_items(cfg, model, data.train)  # (sample, patch) items with train_on_patches
+    cfg, lr_test = resolve_lr(cfg, model, items, **norms, resume=resume, dist=dist, log=log)
     trainer = build_trainer(model, cfg, **norms, dist=dist)
     with rundir.run_lock(run_dir) if is_main else contextlib.nullcontext():
         if is_main:
@@ -76,10 +78,12 @@ def train(
             log(f"note: {note}")
         log(
             f"training {cfg.model.name} ({model.n_parameters:,} parameters) on {n_train} samples of "
-            f"{cfg.data.path} ({data.kind}, grid {tuple(data.train.spatial_shape)}); run directory {run_dir}"
+            f"{cfg.data.path} ({data.kind}, grid {tuple(data.train.spatial_shape)}"
+            f"{'' if items is data.train else f', trained as {len(items)} (sample, patch) items'}); "
+            f"run directory {run_dir}"
         )
         start = time.perf_counter()
-        fit = trainer.fit(data.train, data.val, resume=checkpoint, num_workers=cfg.data.num_workers)
+        fit = trainer.fit(items, data.val, resume=checkpoint, num_workers=cfg.data.num_workers)
         fit["train_seconds"] = time.perf_counter() - start
         evaluation = None
         if evaluate_after and is_main and (data.test is not None or cfg.data.test_paths):

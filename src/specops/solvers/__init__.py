@@ -3,16 +3,20 @@
 Equations (``PeriodicEquation`` subclasses) split ``du/dt = N(u, t) + L u`` into explicit and implicit
 parts; steppers advance any equation; ``integrate`` runs them to save times; problems turn seeds into
 datasets: ``EvolutionProblem`` (equation x initial condition x save times x stepper) and ``SteadyProblem``
-(coefficient x linear solver), registered presets by ``make_problem``. See ``docs/solvers.md``.
+(coefficient x linear solver), ``LinearProblem`` (parameter fields x sparse systems x a solver of sequences
+of systems from ``specops.solvers.linear``), registered presets by ``make_problem``. See ``docs/solvers.md``.
 """
 
 from specops.solvers.base import PeriodicEquation
 from specops.solvers.burgers import Burgers
 from specops.solvers.darcy import Darcy
 from specops.solvers.evolution import EvolutionProblem, SaveTimes
+from specops.solvers.heat import Heat, Poisson
+from specops.solvers.helmholtz import Helmholtz
 from specops.solvers.integrate import BlowUpError, Trajectory, integrate, stable_time_step
 from specops.solvers.kdv import KdV
 from specops.solvers.ks import KuramotoSivashinsky
+from specops.solvers.linear_problem import LinearProblem
 from specops.solvers.navier_stokes import FNOForcing, KolmogorovForcing, NavierStokes2D
 from specops.solvers.problem import Problem
 from specops.solvers.problems import make_problem, problem_arguments
@@ -44,13 +48,17 @@ __all__ = [
     "EvolutionProblem",
     "FNOForcing",
     "GaussianRandomField",
+    "Heat",
+    "Helmholtz",
     "IMEXEuler",
     "KdV",
     "KolmogorovForcing",
     "KuramotoSivashinsky",
+    "LinearProblem",
     "LognormalField",
     "NavierStokes2D",
     "PeriodicEquation",
+    "Poisson",
     "Problem",
     "RandomSines",
     "SaveTimes",

@@ -13,9 +13,11 @@ Every problem has
 - ``metadata()``: everything needed to regenerate, JSON-serializable;
 - ``solver_seconds_per_sample`` / ``time_solver()``: the solver's wall time per sample at the stored output.
 
-The two kinds shipped are compositions of objects: ``EvolutionProblem`` (``evolution.py``: a periodic
-equation, an initial-condition sampler, save times, a stepper and a time step) and ``SteadyProblem``
-(``steady.py``: a coefficient sampler and a linear solver). Registered presets are in ``problems/``.
+The kinds shipped are compositions of objects: ``EvolutionProblem`` (``evolution.py``: a periodic
+equation, an initial-condition sampler, save times, a stepper and a time step), ``SteadyProblem``
+(``steady.py``: a coefficient sampler and a linear solver) and ``LinearProblem`` (``linear_problem.py``:
+parameter samplers, sparse systems and a solver of sequences of systems; it also has
+``generate_with_info``, which returns per-sample solver statistics). Registered presets are in ``problems/``.
 """
 
 from __future__ import annotations

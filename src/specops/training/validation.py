@@ -11,20 +11,27 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
+from specops.data.patches import PATCH_KEY
 from specops.metrics import relative_l2
 from specops.models.normalization import FieldNormalization
 from specops.training import distributed as ddp
+from specops.training.patch_task import PatchInput
 from specops.training.tasks import Task, unpack_batch
 
 
 def encoded_batch(
     batch: Any, normalization: FieldNormalization, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(x, y)`` of ``batch`` on ``device``, encoded, and the raw ``y`` for physical metrics."""
+) -> tuple[torch.Tensor | PatchInput, torch.Tensor, torch.Tensor]:
+    """``(x, y)`` of ``batch`` on ``device``, encoded, and the raw ``y`` for physical metrics. A batch of
+    (sample, patch) items (``data.patches.PatchItems``) gives ``x`` as a ``PatchInput``: the encoded whole
+    fields and the items' patch positions, for ``PatchTask``."""
     x, y = unpack_batch(batch)
     nb = device.type == "cuda"
     x, y = x.to(device, non_blocking=nb), y.to(device, non_blocking=nb)
-    return normalization.encode_input(x), normalization.encode_target(y), y
+    encoded = normalization.encode_input(x)
+    if isinstance(batch, dict) and PATCH_KEY in batch:
+        encoded = PatchInput(encoded, torch.as_tensor(batch[PATCH_KEY]).to(device, non_blocking=nb))
+    return encoded, normalization.encode_target(y), y
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:

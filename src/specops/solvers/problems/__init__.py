@@ -20,7 +20,7 @@ import importlib
 import pkgutil
 from typing import Any
 
-from specops.registry import PROBLEMS
+from specops.registry import PROBLEMS, merge_arguments
 from specops.solvers.problem import Problem
 
 
@@ -43,8 +43,9 @@ def make_problem(name: str, **overrides: Any) -> Problem:
             f"{', '.join(sorted(arguments))}"
         )
     entry = PROBLEMS.get(name)
-    problem = entry.target(name=entry.name, **{**arguments, **overrides})
-    problem.arguments = {**arguments, **overrides}  # make_problem(name, **arguments) builds it again
+    merged = merge_arguments(arguments, overrides)  # solver={"recycle": 20} keeps the other solver keys
+    problem = entry.target(name=entry.name, **merged)
+    problem.arguments = merged  # make_problem(name, **arguments) builds it again
     return problem
 
 

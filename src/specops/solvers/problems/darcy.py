@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 from specops.registry import PROBLEMS
 from specops.solvers.darcy import Darcy, FaceAverage, Method
+from specops.solvers.heat import Poisson
+from specops.solvers.linear.sequence import solver_options
+from specops.solvers.linear_problem import LinearProblem
 from specops.solvers.problem import check_positive
 from specops.solvers.random_fields import CosineRandomField, LognormalField, ThresholdedField
 from specops.solvers.steady import SteadyProblem
@@ -48,18 +51,30 @@ def darcy(
     forcing: float,
     face_average: FaceAverage,
     method: Method,
+    solver: dict | None = None,
     **law: float | None,
-) -> SteadyProblem:
+) -> SteadyProblem | LinearProblem:
     """Darcy flow ``-div(a grad u) = f`` on ``[0, 1]^2``, ``u = 0`` on the boundary: ``a -> u`` pairs.
 
     Solved by second-order finite differences (``Darcy``) on ``(resolution - 1) * upsample + 1`` nodes per
     side and stored at every ``upsample``-th node (FNO: 421 nodes stored at 85 or 141). ``law`` are the
-    arguments of :func:`coefficient_field` after ``shape``.
+    arguments of :func:`coefficient_field` after ``shape``. ``solver`` (``--solver``, ``--set solver.KEY=V``):
+    the ``LinearSolverOptions`` of ``specops.solvers.linear``, which then replace ``method`` (a
+    :class:`LinearProblem` with per-sample solver statistics); ``None`` keeps Darcy's own solvers.
     """
     resolution = check_positive("resolution", resolution, integer=True)
     if resolution < 3:
         raise ValueError(f"resolution={resolution} must be at least 3 nodes")
     n = (resolution - 1) * check_positive("upsample", upsample, integer=True) + 1
+    if solver is not None:
+        system = Poisson(
+            Darcy(n, face_average=face_average),
+            source_field=False,
+            forcing=forcing,
+            descriptions=("permeability a at the nodes", "pressure u, zero on the boundary"),
+        )
+        a = coefficient_field(coefficient, (n, n), **law)
+        return LinearProblem(name, {"a": a}, system, solver_options(solver), upsample=upsample)
     return SteadyProblem(
         name,
         coefficient_field(coefficient, (n, n), **law),
@@ -86,6 +101,7 @@ DARCY = {
     "low": 3.0,
     "threshold": 0.0,
     "lognormal_scale": 1.0,
+    "solver": None,
 }
 PROBLEMS.register(
     "darcy", darcy, defaults=DARCY, description="2D Darcy, 12/3 thresholded coefficients, 64^2 nodes"
