@@ -38,6 +38,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from specops import metrics
+from specops.layers.resample import NativeGrid
 from specops.models.predictor import Predictor, as_predictor
 
 Data = Dataset | tuple[torch.Tensor, torch.Tensor]
@@ -73,6 +74,14 @@ def _model_info(model: nn.Module) -> dict[str, Any]:
         info["name"] = model.registry_name
         info["kwargs"] = dict(getattr(model, "init_args", {}))
     return info
+
+
+def native_resolution(model: nn.Module) -> tuple[int, ...] | None:
+    """The training grid of a model tied to it (one holding a ``NativeGrid``), else None."""
+    for module in model.modules():
+        if isinstance(module, NativeGrid):
+            return module.resolution
+    return None
 
 
 def _batches(data: Data, batch_size: int):
@@ -262,6 +271,9 @@ def evaluate_operator(
         result["grids"][name] = resolution_key(shape)
         result["lengths"][name] = domain
         result["n_samples"][name] = int(truth.shape[0])
+        native = native_resolution(model)
+        if native is not None and tuple(native) != shape:  # a grid-tied model ran on its own grid
+            result.setdefault("resampled", {})[name] = {"grid": list(shape), "native": list(native)}
         found = field_metrics(pred, truth, names, periodic=periodic, lengths=domain)
         for metric in (*_FIELD_METRICS, "band_errors"):
             for field in names:

@@ -71,6 +71,10 @@ def _setting(entry: Mapping[str, Any]) -> str:
     return f"grid {entry['grid']}" + (f", dt {dt:g}" if dt is not None else "")
 
 
+def _grid(size: list[int]) -> str:
+    return "x".join(str(n) for n in size)
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3g} ms"
 
@@ -164,7 +168,13 @@ def _operator_section(op: Mapping[str, Any]) -> list[str]:
     rows = [[label[r], op["spectrum_error"][r]] for r in sets]
     out += ["**Energy spectrum error** sum_k |E_pred - E_true| / sum_k E_true", ""]
     out += [*_table(["test set", "spectrum error"], rows), ""]
-    out += ["## Speed", ""]
+    for r, where in (op.get("resampled") or {}).items():
+        out.append(
+            f"- {label[r]}: the model is tied to its {_grid(where['native'])} training grid; inputs on "
+            f"{_grid(where['grid'])} were Fourier-resampled to it and outputs interpolated back (input-output "
+            "interpolation), not run at this grid."
+        )
+    out += ["", "## Speed", ""] if op.get("resampled") else ["## Speed", ""]
     rows = []
     for r in sets:
         t = op["timing"][r]

@@ -14,7 +14,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
-from specops.config import Config, config_to_dict
+from specops.config import Config, ModelConfig, config_to_dict
 from specops.layers.local_conv import FixedResolution
 from specops.models import OperatorModel
 from specops.pipeline import patching
@@ -123,6 +123,25 @@ def adapt_to_data(
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args)), notes
 
 
+def _drop_unused_defaults(cfg: Config, notes: list[str]) -> Config:
+    """``cfg`` without the configuration's default model arguments (``n_modes``, ``hidden_channels``) that
+    the named model does not take (a U-Net has no modes), so any model builds with no flags but its name."""
+    if cfg.model.name not in MODELS.names():
+        return cfg
+    params, _ = _constructor_params(MODELS.get(cfg.model.name).target)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return cfg
+    default = ModelConfig().args
+    unused = [k for k, v in default.items() if k not in params and cfg.model.args.get(k) == v]
+    if not unused:
+        return cfg
+    notes.append(
+        f"model {cfg.model.name!r} takes no {', '.join(unused)}: the configuration's default ignored"
+    )
+    args = {k: v for k, v in cfg.model.args.items() if k not in unused}
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
+
+
 def model_channels(cfg: Config, data: Any) -> tuple[int, int]:
     """Model input/output channels: the fields' channels, times ``history``/``horizon`` for trajectories
     (``horizon + 1`` in the space-time layout of ``physics.outputs_include_initial``)."""
@@ -142,6 +161,7 @@ def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str
     """
     c_in, c_out = model_channels(cfg, data)
     cfg, pre = patching.unwrap_preset(cfg)
+    cfg = _drop_unused_defaults(cfg, pre)
     modes = cfg.model.args.get("n_modes")
     ndim = len(data.spatial_shape)
     if isinstance(modes, list) and len(modes) != ndim and len(set(modes)) == 1:
@@ -155,6 +175,21 @@ def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str
             args = {**cfg.model.args, "state_channels": int(data.in_channels)}
             cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
     seen = patching.patch_shape(cfg.model.patching, tuple(data.spatial_shape))  # the operator's grid
+    target = MODELS.get(cfg.model.name).target if cfg.model.name in MODELS.names() else None
+    if target is not None and "resolution" in inspect.signature(target).parameters:
+        # models tied to (or initialised for) a grid learn the training grid; an explicit value stays
+        grid = list(cfg.model.args.get("resolution") or seen)
+        divisor = getattr(target, "resolution_divisor", None)
+        if "resolution" not in cfg.model.args and callable(divisor):
+            div = int(divisor(**{**MODELS.get(cfg.model.name).defaults, **cfg.model.args}))
+            grid = [-(-int(n) // div) * div for n in seen]
+            if grid != list(seen):
+                pre.append(
+                    f"model.args.resolution: {list(seen)} -> {grid} ({cfg.model.name} needs multiples of "
+                    f"{div}); its inputs are resampled to that grid and its outputs back"
+                )
+        args = {**cfg.model.args, "resolution": grid}
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
     cfg, notes = adapt_to_data(cfg, in_channels=c_in, out_channels=c_out, shape=seen)
     try:
         model = MODELS.create(cfg.model.name, **patching.inner_args(cfg.model.args, cfg.model.patching))
