@@ -114,3 +114,22 @@ def test_trajectory_models_learn_the_channels_of_one_frame_from_the_data():
     cfg, model, _ = build_model(cfg, data)
     assert (model.state_channels, model.in_channels, model.out_channels) == (2, 6, 4)
     assert cfg.model.args["state_channels"] == 2  # stored with the run, so the checkpoint rebuilds it
+
+
+def test_a_presets_own_width_and_modes_win_over_the_configurations_generic_defaults():
+    from types import SimpleNamespace
+
+    from specops.pipeline.build import build_model
+
+    data = SimpleNamespace(kind="operator", in_channels=1, out_channels=1, spatial_shape=(64,))
+    _, model, notes = build_model(load_config(None, ["model.name=fno-1d-burgers"]), data)
+    assert (model.hidden_channels, list(model.init_args["n_modes"])) == (64, [16])
+    assert any("the preset's" in note for note in notes)
+    # a value the user gives still wins over the preset
+    _, model, _ = build_model(
+        load_config(None, ["model.name=fno-1d-burgers", "model.args.hidden_channels=8"]), data
+    )
+    assert model.hidden_channels == 8
+    # the plain model (no preset values) keeps the configuration's defaults
+    _, model, _ = build_model(load_config(None, ["model.name=fno"]), data)
+    assert (model.hidden_channels, list(model.init_args["n_modes"])) == (32, [12])

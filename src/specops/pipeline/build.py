@@ -125,7 +125,9 @@ def adapt_to_data(
 
 def _drop_unused_defaults(cfg: Config, notes: list[str]) -> Config:
     """``cfg`` without the configuration's default model arguments (``n_modes``, ``hidden_channels``) that
-    the named model does not take (a U-Net has no modes), so any model builds with no flags but its name."""
+    the named model does not take (a U-Net has no modes), so any model builds with no flags but its name, or
+    that its preset sets itself (the preset's value wins over the generic default; a value the user gives
+    that differs from the default still wins over the preset)."""
     if cfg.model.name not in MODELS.names():
         return cfg
     params, _ = _constructor_params(MODELS.get(cfg.model.name).target)
@@ -133,12 +135,22 @@ def _drop_unused_defaults(cfg: Config, notes: list[str]) -> Config:
         return cfg
     default = ModelConfig().args
     unused = [k for k, v in default.items() if k not in params and cfg.model.args.get(k) == v]
-    if not unused:
+    preset = MODELS.get(cfg.model.name).defaults
+    # a preset's own value wins over the configuration's generic default (fno-1d-burgers is 16 modes, width 64)
+    own = [k for k, v in default.items() if k in preset and k not in unused and cfg.model.args.get(k) == v]
+    if unused:
+        notes.append(
+            f"model {cfg.model.name!r} takes no {', '.join(unused)}: the configuration's default ignored"
+        )
+    if own:
+        notes.append(
+            f"model {cfg.model.name!r}: the preset's "
+            + ", ".join(f"{k}={preset[k]}" for k in own)
+            + " (set model.args to change them)"
+        )
+    if not unused and not own:
         return cfg
-    notes.append(
-        f"model {cfg.model.name!r} takes no {', '.join(unused)}: the configuration's default ignored"
-    )
-    args = {k: v for k, v in cfg.model.args.items() if k not in unused}
+    args = {k: v for k, v in cfg.model.args.items() if k not in unused and k not in own}
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, args=args))
 
 
