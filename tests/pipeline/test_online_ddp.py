@@ -3,6 +3,7 @@ checkpoint, a resume that continues each share, and a resume on another number o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 
@@ -12,8 +13,9 @@ import torch.multiprocessing as mp
 
 from specops import pipeline
 from specops.config import load_config
-from specops.data.buffer import SampleBuffer
+from specops.data.buffer import SampleBuffer, StreamError
 from specops.data.ledger import SeedLedger
+from specops.data.streaming import OnlineBatches, SampleStream
 from specops.pipeline import online
 from specops.training.distributed import DistributedContext, init_distributed, shutdown
 from tests.data.stream_problems import CountingSpec
@@ -157,3 +159,47 @@ def test_ledger_shares_partition_the_stream_and_refuse_another_share():
         SeedLedger(0, 4, 30, rank=0, world_size=2).load_state_dict(
             SeedLedger(0, 4, 30, world_size=3).state_dict()
         )
+
+
+class _InlinePool:
+    """One "worker" that solves a task of the counting problem when polled (no process)."""
+
+    n_workers = 1
+
+    def __init__(self) -> None:
+        self.tasks: list = []
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def submit(self, wid, task) -> bool:
+        self.tasks.append((wid, task))
+        return True
+
+    def poll(self, timeout):
+        done, self.tasks = self.tasks, []
+        out = []
+        for wid, (task_id, indices, seeds) in done:
+            data = CountingSpec()().generate(seeds)
+            out.append((wid, (task_id, indices, data["a"], data["u"], [])))
+        return out, []
+
+
+def _batches(agree, ended):
+    stream = SampleStream(_InlinePool(), SeedLedger(0, 2, 8), SampleBuffer(8, "fifo", watermark=2))
+    return OnlineBatches(stream, 2, 3, timeout=10, agree=agree, on_end=lambda: ended.append(True))
+
+
+def test_a_rank_takes_a_step_only_when_every_rank_has_a_batch():
+    ended: list = []
+    with contextlib.closing(_batches(int, ended)) as alone:  # one process: the status itself
+        assert [b["x"][:, 0, 0].tolist() for b in alone] == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    assert not ended
+    with contextlib.closing(_batches(lambda status: max(status, 1), ended)) as batches:  # another rank ended
+        assert list(batches) == [] and ended == [True] and batches.over()
+    with contextlib.closing(_batches(lambda status: 2, ended)) as batches:  # another rank's stream failed
+        with pytest.raises(StreamError, match="another trainer process"):
+            next(iter(batches))
