@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
 import torch
 
@@ -50,3 +51,15 @@ class CountingProblem:
 def counting(**kwargs):
     """Picklable factory for the workers."""
     return CountingProblem(**kwargs)
+
+
+@dataclass(frozen=True)
+class CountingSpec:
+    """A picklable stand-in for ``ProblemSpec`` that makes a :class:`CountingProblem` (for a whole online
+    run: ``pipeline.online`` asks only for ``name`` and a call)."""
+
+    name: str = "counting"
+    n: int = 8
+
+    def __call__(self) -> CountingProblem:
+        return CountingProblem(self.n)

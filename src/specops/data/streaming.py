@@ -19,6 +19,10 @@ so the trainer never waits forever. :class:`OnlineBatches` is what the trainer i
 stream. Its ``state_dict`` (the ledger's position, the buffer's indices, times seen and generator) goes
 into the trainer's checkpoints; on resume the buffer is rebuilt by regenerating its indices.
 
+Under DDP every trainer process runs its own stream over its share of the indices (``SeedLedger``'s
+``rank``/``world_size``: chunks ``r, r + W, ...``) and the ranks agree at every step whether all of them
+have a batch (``agree``), so that they take the same steps.
+
 The stream is reproducible as a multiset: whatever the number of workers, the samples are those of seeds
 ``S + i``, bit for bit (tested). The order in which they arrive, and so the batches drawn, depends on
 timing, as in Melissa.
@@ -115,6 +119,11 @@ class SampleStream:
         """Continue from :meth:`state_dict`; the buffer's samples are regenerated when the stream starts."""
         if self._thread is not None:
             raise RuntimeError("load the stream's state before it starts")
+        if "ranks" in state:
+            raise ValueError(
+                f"this stream state holds the shares of {len(state['ranks'])} DDP ranks: resume it with as many "
+                f"trainer processes (pipeline.online.RankStreams gives each rank its share)"
+            )
         self.ledger.load_state_dict(state["ledger"])
         self._restore = state
 
@@ -245,6 +254,11 @@ class OnlineBatches:
     on_end : callable, optional
         Called once when the batches end early (time up, or a bounded stream used up), so that the training
         loop stops rather than starting another pass.
+    agree : callable, optional
+        Combines this process's status of a step (0: a batch is ready, 1: the batches ended, 2: the stream
+        failed) with the other trainer processes': under DDP every rank must take the same steps, so the
+        largest status over the ranks decides (``training.distributed.all_reduce_max``); a rank whose
+        batch is not used puts nothing back. Default: one process, the status itself.
     """
 
     def __init__(
@@ -256,6 +270,7 @@ class OnlineBatches:
         max_time: float | None = None,
         timeout: float = 600.0,
         on_end: Callable[[], None] | None = None,
+        agree: Callable[[int], int] = int,
     ) -> None:
         if int(batch_size) < 1 or int(steps_per_epoch) < 1:
             raise ValueError(
@@ -264,7 +279,7 @@ class OnlineBatches:
             )
         self.stream, self.buffer = stream, stream.buffer
         self.batch_size, self.steps_per_epoch = int(batch_size), int(steps_per_epoch)
-        self.max_time, self.timeout, self.on_end = max_time, float(timeout), on_end
+        self.max_time, self.timeout, self.on_end, self.agree = max_time, float(timeout), on_end, agree
         self.steps = 0
         self.waits = 0  # steps that waited for samples, the first (the watermark fill) excluded
         self.wait_seconds = 0.0
@@ -291,13 +306,16 @@ class OnlineBatches:
             self._began = time.perf_counter()
         steps, self._position = self.steps_per_epoch - self._position, 0  # a pass resumed mid-way is shorter
         for _ in range(steps):
-            if self.over():
-                return self._end()
             start = time.perf_counter()
-            got = self.buffer.get(self.batch_size, timeout=self.timeout)
-            if got is None:
+            got, error = self._next()
+            status = self.agree(2 if error is not None else 1 if got is None else 0)
+            if status == 2:
+                raise error or StreamError(
+                    "the sample stream of another trainer process failed (see its error)"
+                )
+            if status == 1:
                 return self._end()
-            entries, waited = got
+            entries, waited = got  # type: ignore[misc]
             spent = time.perf_counter() - start
             if self.steps == 0:
                 self.fill_seconds += spent
@@ -309,6 +327,15 @@ class OnlineBatches:
                 "x": torch.stack([e.sample["x"] for e in entries]),
                 "y": torch.stack([e.sample["y"] for e in entries]),
             }
+
+    def _next(self) -> tuple[Any, BaseException | None]:
+        """``(batch from the buffer or None at the end, error or None)`` of this process."""
+        if self.over():
+            return None, None
+        try:
+            return self.buffer.get(self.batch_size, timeout=self.timeout), None
+        except (StreamError, TimeoutError) as exc:
+            return None, exc
 
     def _end(self) -> None:
         if not self.ended:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -96,6 +97,27 @@ def all_reduce_sum(tensor: torch.Tensor, ctx: DistributedContext) -> torch.Tenso
     if ctx.enabled:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def all_reduce_max(value: int, ctx: DistributedContext) -> int:
+    """The largest of every process's ``value`` (e.g. a status code all ranks must agree on); ``value``
+    itself for one process."""
+    if not ctx.enabled:
+        return int(value)
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+    tensor = torch.tensor([int(value)], dtype=torch.int64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return int(tensor.item())
+
+
+def all_gather_objects(obj: Any, ctx: DistributedContext) -> list[Any]:
+    """``[obj of rank 0, obj of rank 1, ...]`` on every process (small picklable objects, such as a
+    stream's state); ``[obj]`` for one process."""
+    if not ctx.enabled:
+        return [obj]
+    out: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def barrier(ctx: DistributedContext) -> None:

@@ -198,6 +198,8 @@ class Trainer:
 
     def save(self, path: str | os.PathLike | None = None) -> Path | None:
         """Write a checkpoint (rank 0 only); default ``run_dir/checkpoints/last.pt``."""
+        if hasattr(getattr(self, "stream", None), "share_state"):  # online DDP: gather the ranks' states
+            self.stream.share_state()
         if not self.dist.is_main:
             return None
         self._flush()
@@ -273,7 +275,8 @@ class Trainer:
         except TrainingInterrupted:
             raise  # saved by _stop_if_asked
         except KeyboardInterrupt:  # raised directly (a second Ctrl-C, or by user code)
-            if not self._in_step and self.run_dir is not None:
+            alone = hasattr(getattr(self, "stream", None), "share_state")  # a collective save: not one rank
+            if not self._in_step and self.run_dir is not None and not alone:
                 path = self.save()
                 logger.message(f"interrupted at step {self.step}; resume with resume={path}")
             raise
