@@ -1,6 +1,7 @@
 """Neural operator models; importing this package registers them (``specops.list_models()``)."""
 
 from specops.models.base import OperatorModel, register_model
+from specops.models.deeponet import DeepONet, MultiONet
 from specops.models.fno import FNO, IFNO, TFNO
 from specops.models.normalization import FieldNormalization
 from specops.models.patching import MultigridPatching
@@ -14,7 +15,9 @@ __all__ = [
     "IFNO",
     "SFNO",
     "TFNO",
+    "DeepONet",
     "FieldNormalization",
+    "MultiONet",
     "MultigridPatching",
     "OperatorModel",
     "Predictor",
