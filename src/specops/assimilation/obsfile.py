@@ -187,7 +187,10 @@ def read_observations(path: str | os.PathLike) -> Observations:
             )
         values = torch.from_numpy(np.asarray(h5["values"]))
         points, frames, times = (np.asarray(h5[k]) for k in ("points", "frames", "times"))
-    attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in attrs.items()}
+    attrs = {
+        k: (v.tolist() if isinstance(v, np.ndarray) else v.item() if hasattr(v, "item") else v)
+        for k, v in attrs.items()
+    }
     return Observations(values, points, frames, times, float(attrs["sigma"]), attrs)
 
 
