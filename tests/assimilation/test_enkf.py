@@ -102,7 +102,7 @@ def test_bad_filter_options_are_named():
     coords = grid_coords([1.0], [8])
     with pytest.raises(ValueError, match="members=1"):
         EnsembleKalmanFilter(lambda x: x, 1, coords=coords)
-    with pytest.raises(ValueError, match="inflation=0.9"):
+    with pytest.raises(ValueError, match=r"inflation=0\.9"):
         EnsembleKalmanFilter(lambda x: x, 4, coords=coords, inflation=0.9)
     with pytest.raises(ValueError, match="localization=-1"):
         EnsembleKalmanFilter(lambda x: x, 4, coords=coords, localization=-1.0)

@@ -57,7 +57,7 @@ def test_bad_sensors_and_noise_are_named():
     coords = grid_coords([1.0], [8])
     with pytest.raises(ValueError, match=r"sensor 1 .* outside the domain.*\[0, 1\)"):
         PointSensors(np.array([[0.5], [1.0]]), coords, periodic=True)
-    with pytest.raises(ValueError, match="noise=-0.1 must be"):
+    with pytest.raises(ValueError, match=r"noise=-0\.1 must be"):
         noise_std(torch.ones(3), -0.1)
     with pytest.raises(ValueError, match="sensors=0"):
         random_points(0, coords, periodic=True, generator=np.random.default_rng(0))

@@ -48,7 +48,7 @@ def test_manufactured_solution_has_zero_weak_residual_and_a_wrong_source_does_no
 
 
 def test_bad_options_are_named():
-    with pytest.raises(ValueError, match="radius=0.6"):
+    with pytest.raises(ValueError, match=r"radius=0\.6"):
         WeakDarcyResidual(radius=0.6)
     with pytest.raises(ValueError, match="n_centres=0"):
         WeakDarcyResidual(n_centres=0)
