@@ -23,6 +23,7 @@ from typing import Any, Literal
 import yaml
 
 from specops.atomic import atomic_path
+from specops.patching_config import PatchingConfig
 from specops.physics_config import PhysicsConfig
 from specops.seeding import check_seed
 from specops.values import ConfigError, coerce, did_you_mean, parse_assignment, parse_value
@@ -63,28 +64,6 @@ def _check(section: str, rules: dict[str, tuple[Any, str]]) -> None:
 
 def _positive(value: Any) -> bool:
     return value is None or value > 0
-
-
-@dataclass
-class PatchingConfig:
-    """Multigrid patching around the model (MG-TFNO, ``specops.models.MultigridPatching``): ``patches`` per
-    axis, ``levels`` coarse views, ``padding`` overlap (fraction of the grid), ``periodic`` (null: the data
-    file's boundary), ``sequential`` patches. Unset keys come from a patched preset, else mean no patching."""
-
-    patches: int | list[int] | None = None
-    levels: int | None = None
-    padding: float | None = None
-    periodic: bool | None = None
-    sequential: bool = False
-
-    def __post_init__(self) -> None:
-        counts = [self.patches] if isinstance(self.patches, int) else self.patches or []
-        rules = {
-            "patches": (all(c >= 1 for c in counts), f"positive counts, got {self.patches}"),
-            "levels": (self.levels is None or self.levels >= 0, f"0 or more, got {self.levels}"),
-            "padding": (self.padding is None or 0 <= self.padding < 1, f"in [0, 1), got {self.padding}"),
-        }
-        _check("model.patching", rules)
 
 
 @dataclass

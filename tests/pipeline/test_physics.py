@@ -95,8 +95,14 @@ def test_mixed_trajectory_runs_label_whole_trajectories(tmp_path):
     )
     cfg = load_config(
         None,
-        [f"data.path={path}", "data.n_test=1", "train.mode=autoregressive", "train.horizon=2"]
-        + ["train.physics_weight=1", "data.labelled_fraction=0.5"],
+        [
+            f"data.path={path}",
+            "data.n_test=1",
+            "train.mode=autoregressive",
+            "train.horizon=2",
+            "train.physics_weight=1",
+            "data.labelled_fraction=0.5",
+        ],
     )
     data = hide_labels(cfg, load_run_data(cfg))
     per = data.train.windows_per_sample
