@@ -1,7 +1,7 @@
 """Training NODA by unrolled assimilation windows on trajectories with synthetic sparse noisy sensors.
 
 For a window of ``W`` frames from a random start ``t_0`` (Singh et al., ICLR 2024, sec. 4): the background
-``u_0 = u(t_0) + e_0 rms(u) xi`` (``e_0 = init_error``), then ``W - 1`` steps of the recursion with
+``u_0 = u(t_0) + e_0 rms(u) xi`` (``xi`` smooth, unit rms) (``e_0 = init_error``), then ``W - 1`` steps of the recursion with
 measurements ``y_k = H_k u(t_k) + sigma eps`` at freshly drawn sensors (a step has none with probability
 ``missing``). The loss is
 
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from specops.assimilation.noda import NODA
-from specops.assimilation.observe import PointSensors, random_points
+from specops.assimilation.observe import PointSensors, random_points, smooth_perturbation
 
 
 def fit_noda(
@@ -67,7 +67,9 @@ def fit_noda(
         truth = torch.stack(
             [data[i, s : s + int(window)] for i, s in zip(idx.tolist(), t0.tolist(), strict=True)]
         )
-        u = truth[:, 0] + init_error * rms * torch.randn(truth[:, 0].shape, generator=gen, dtype=dtype)
+        u = truth[:, 0] + init_error * rms * smooth_perturbation(
+            truth[:, 0].shape, data.dim() - 3, gen, dtype
+        )
         state_loss, meas_loss, count = 0.0, 0.0, 0
         for k in range(int(window)):
             if k > 0:
