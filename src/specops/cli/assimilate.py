@@ -1,4 +1,4 @@
-"""``specops observe``, ``specops train-noda``, ``specops assimilate``: sensors, the learned observer, filters."""
+"""``specops observe``, ``train-noda``, ``assimilate``, ``train-dgno``, ``invert``: sensors, observers, inverse problems."""
 
 from __future__ import annotations
 
@@ -45,6 +45,29 @@ def _cmd_assimilate(args: argparse.Namespace) -> int:
     print(error_table(results))
     if args.out:
         print(f"results: {args.out}")
+    return 0
+
+
+def _cmd_train_dgno(args: argparse.Namespace) -> int:
+    from specops.pipeline.dgno import train_dgno
+
+    train_dgno(
+        args.data, args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, latent=args.latent,
+        width=args.width, centres=args.centres, radius=args.radius, seed=args.seed, overwrite=args.overwrite,
+    )  # fmt: skip
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_invert(args: argparse.Namespace) -> int:
+    from specops.pipeline.dgno import invert
+
+    res = invert(
+        args.model, args.data, sensors=args.sensors, noise=args.noise, cases=args.cases, samples=args.samples, steps=args.steps,
+        seed=args.seed, out=args.out, overwrite=args.overwrite,
+    )  # fmt: skip
+    errors = [c["a_error"] for c in res["cases"]]
+    print(f"median relative L2 error of the coefficient: {sorted(errors)[len(errors) // 2]:.3e}")
     return 0
 
 
@@ -103,3 +126,34 @@ def add_commands(sub) -> None:
     asm.add_argument("--out", default=None, help="write the error curves to this JSON file")
     asm.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     asm.set_defaults(func=_cmd_assimilate)
+
+    td = sub.add_parser(
+        "train-dgno", parents=[threads_option()], help="train a DGNO on Darcy inputs, no labels"
+    )
+    td.add_argument("data", help="Darcy file (.h5); only its coefficients a are read")
+    td.add_argument("--out", required=True, help="model file to write (.pt)")
+    td.add_argument("--epochs", type=int, default=100, help="epochs (default 100)")
+    td.add_argument("--batch-size", type=int, default=25)
+    td.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate, halved every epochs/5")
+    td.add_argument("--latent", type=int, default=128, help="latent size (default 128)")
+    td.add_argument("--width", type=int, default=100, help="MultiONet width (default 100)")
+    td.add_argument("--centres", type=int, default=100, help="test functions per step (default 100)")
+    td.add_argument("--radius", type=float, default=0.05, help="test-function support radius (default 0.05)")
+    td.add_argument("--seed", type=int, default=0)
+    td.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    td.set_defaults(func=_cmd_train_dgno)
+
+    inv = sub.add_parser("invert", parents=[threads_option()], help="coefficient from sparse noisy u (DGNO)")
+    inv.add_argument("model", help="a DGNO file (specops train-dgno)")
+    inv.add_argument("--data", required=True, help="Darcy file with a and u (the truth to observe)")
+    inv.add_argument("--sensors", type=int, required=True, help="observed nodes per case")
+    inv.add_argument("--noise", type=float, required=True, help="noise relative to the rms of u")
+    inv.add_argument("--cases", type=int, default=4, help="first samples to invert (default 4)")
+    inv.add_argument("--samples", type=int, default=16, help="posterior samples (chains, default 16)")
+    inv.add_argument(
+        "--steps", type=int, default=300, help="MAP steps per chain before Langevin (default 300)"
+    )
+    inv.add_argument("--seed", type=int, default=0)
+    inv.add_argument("--out", default=None, help="write the results to this JSON file")
+    inv.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    inv.set_defaults(func=_cmd_invert)
