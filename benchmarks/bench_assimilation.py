@@ -226,11 +226,14 @@ def part2(args, root: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--skip-ks", action="store_true")
     p.add_argument("--skip-ns", action="store_true")
+    p.add_argument("--dgno-epochs", type=int, default=None, help="DGNO epochs (default 25; 2 with --quick)")
     p.add_argument("--skip-darcy", action="store_true")
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--out", default=None, help="write the rows as JSON")
     args = p.parse_args(argv)
+    args.dgno_epochs_given = args.dgno_epochs
     torch.set_num_threads(1)
     q = args.quick
     args.modes, args.width = (8, 12) if q else (16, 24)
@@ -239,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     args.darcy_train, args.darcy_test = (20, 4) if q else (100, 50)
     args.dgno_epochs, args.fno_darcy_steps, args.centres = (2, 20, 10) if q else (25, 800, 30)
     args.inverse_cases = 2 if q else 10
+    if args.dgno_epochs_given is not None:
+        args.dgno_epochs = args.dgno_epochs_given
     start = time.perf_counter()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -246,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         ks = make_problem(
             "ks", resolution=64 if q else 128, t_final=40.0 if q else 120.0, save_interval=1.0, dt=0.05
         )
-        rows += part1("KS", ks, 8 if q else 48, 2 if q else 4, 10 if q else 20, 8, args, root)
+        if not args.skip_ks:
+            rows += part1("KS", ks, 8 if q else 48, 2 if q else 4, 10 if q else 20, 8, args, root)
         if not args.skip_ns:  # 64^2 training is the CPU's bottleneck: smaller networks, fewer steps
             if not q:
                 args.modes, args.width, args.fno_steps, args.noda_steps = 12, 16, 300, 100
