@@ -10,10 +10,10 @@ import argparse
 import contextlib
 import sys
 
-from specops.cli import data, finetune, refine, train
+from specops.cli import assimilate, data, finetune, refine, train
 from specops.cli.common import threads_option
 
-COMMAND_MODULES = (data, train, finetune, refine)
+COMMAND_MODULES = (data, train, finetune, refine, assimilate)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

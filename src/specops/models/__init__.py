@@ -1,6 +1,7 @@
 """Neural operator models; importing this package registers them (``specops.list_models()``)."""
 
 from specops.models.base import OperatorModel, register_model
+from specops.models.deeponet import DeepONet, MultiONet
 from specops.models.factformer import IFactFormer
 from specops.models.ffno import FFNO
 from specops.models.fno import FNO, IFNO, TFNO
@@ -27,9 +28,11 @@ __all__ = [
     "T1",
     "TFNO",
     "UNO",
+    "DeepONet",
     "FieldNormalization",
     "IFactFormer",
     "MgNO",
+    "MultiONet",
     "MultigridPatching",
     "OperatorModel",
     "Predictor",

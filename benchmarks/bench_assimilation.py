@@ -1,0 +1,272 @@
+"""Data assimilation and the Darcy inverse problem at CPU size: NODA, EnKF (solver / FNO), DGNO vs FNO.
+
+Part 1 (KS and 2D Navier-Stokes): trajectories from specops' solvers; a one-step FNO (``u + FNO(u)``) and
+a NODA (the same residual FNO step, the exact linear semigroup, an FNO gain) are trained on training
+trajectories; on test trajectories observed at random fixed sensors (5 % and 1 % of the grid, at least 1)
+with 1 % and 10 % noise, every method starts from the same wrong smooth background (50 % of the rms) and
+runs over the horizon: FNO rollout from the *true* initial state with no data, NODA with data, EnKF with the
+solver and with the FNO as forecast model (20 members, inflation 1.05, Gaspari-Cohn localisation). Reported:
+median relative L2 error at the end of the first window and at the end of the horizon, its maximum past the
+first window, and wall time per assimilation cycle.
+
+Part 2 (Darcy, piecewise-constant a in {3, 12}, f = 1, 29^2 nodes): DGNO trained without labels (weak
+residuals + reconstruction of a) against an FNO trained with labels on the same inputs; then the inverse
+problem from 1 % of the nodes with 1 % noise: posterior mean of a by MAP + Langevin chains.
+
+    PYTHONPATH=src python benchmarks/bench_assimilation.py            # the sizes below, one thread
+    PYTHONPATH=src python benchmarks/bench_assimilation.py --quick    # a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from specops import FNO
+from specops.assimilation import (
+    NODA,
+    EnsembleKalmanFilter,
+    fit_noda,
+    noda_semigroup,
+    observe,
+    read_trajectories,
+)
+from specops.assimilation.inverse import sample_posterior
+from specops.assimilation.observe import smooth_perturbation
+from specops.data.generate import generate_dataset
+from specops.models.dgno import DGNO, node_points
+from specops.physics.weak import WeakDarcyResidual
+from specops.pipeline.assimilate import relative_errors, solver_forecast
+from specops.solvers.problems import make_problem
+from specops.training.dgno import fit_dgno
+
+
+def train_step_fno(data: torch.Tensor, modes: int, width: int, steps: int, seed: int = 0) -> torch.nn.Module:
+    """``u_{k+1} ~ u_k + FNO(u_k)`` on all consecutive frame pairs, relative L2 loss, Adam + cosine."""
+    torch.manual_seed(seed)
+    d = data.dim() - 3
+    fno = FNO([modes] * d, 1, 1, width, 4)
+    x, y = data[:, :-1].flatten(0, 1), data[:, 1:].flatten(0, 1)
+    opt = torch.optim.Adam(fno.parameters(), lr=2e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    for _ in range(steps):
+        idx = torch.randint(len(x), (16,))
+        pred = x[idx] + fno(x[idx])
+        loss = ((pred - y[idx]).flatten(1).norm(dim=1) / y[idx].flatten(1).norm(dim=1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    fno.eval()
+    return lambda u: u + fno(u)
+
+
+def part1(
+    name: str, problem, n_train: int, n_test: int, skip: int, window: int, args, root: Path
+) -> list[dict]:
+    t0 = time.perf_counter()
+    train_path = generate_dataset(problem, n_train, root / f"{name}-train.h5", progress=False)
+    test_path = generate_dataset(problem, n_test, root / f"{name}-test.h5", seed=10_000, progress=False)
+    train, test = read_trajectories(train_path), read_trajectories(test_path)
+    grid = int(np.prod(test.shape))
+    print(
+        f"[{name}] data {time.perf_counter() - t0:.0f} s: train {tuple(train.states.shape)}, test {tuple(test.states.shape)}"
+    )
+    t0 = time.perf_counter()
+    step = train_step_fno(train.states[:, skip:], args.modes, args.width, args.fno_steps)
+    print(f"[{name}] FNO trained in {time.perf_counter() - t0:.0f} s")
+    truth = test.states[:, skip:]
+    rows = []
+    interval = float(test.times[1] - test.times[0])
+    solver = solver_forecast(test)
+    for frac in (0.05, 0.01):
+        n_sensors = max(1, round(frac * grid))
+        torch.manual_seed(0)
+        noda = NODA([args.modes] * len(test.shape), 1, args.width, 4, gain_channels=args.width, gain_layers=3,
+                    semigroup=noda_semigroup(test.attrs, test.shape, interval))  # fmt: skip
+        t0 = time.perf_counter()
+        fit_noda(noda, train.states[:, skip:], train.coords, sensors=n_sensors, noise=0.05, window=window,
+                 warmup=2, steps=args.noda_steps, batch_size=8, lr=2e-3, missing=0.1)  # fmt: skip
+        noda.eval()
+        print(f"[{name}] NODA ({n_sensors} sensors) trained in {time.perf_counter() - t0:.0f} s")
+        for noise in (0.01, 0.1):
+            sub = read_trajectories(test_path)
+            sub.states, sub.times = truth, test.times[skip:]
+            obs = observe(sub, sensors=n_sensors, noise=noise, seed=1)
+            h = obs.sensors(0, sub)
+            gen = torch.Generator().manual_seed(0)
+            rms = float(truth.double().pow(2).mean().sqrt())
+            start = truth[:, 0] + 0.5 * rms * smooth_perturbation(truth[:, 0].shape, len(test.shape), gen)
+            t = truth.shape[1]
+            res = {}
+            with torch.no_grad():
+                states = [truth[:, 0]]
+                for _ in range(1, t):
+                    states.append(step(states[-1]))
+                res["FNO rollout (no data)"] = (torch.stack(states, 1), float("nan"))
+                meas = {k: (obs.values[:, k], h) for k in range(t)}
+                c = time.perf_counter()
+                est = noda.run(start, t, meas)
+                res["NODA"] = (est, (time.perf_counter() - c) / (t - 1) / truth.shape[0])
+            for label, fc in (("EnKF solver", solver), ("EnKF FNO", lambda u: step(u))):
+                filt = EnsembleKalmanFilter(fc, args.members, coords=test.coords, inflation=1.05,
+                                            localization=args.localization * (test.coords[0][1] - test.coords[0][0]))  # fmt: skip
+                means, secs = [], []
+                for i in range(truth.shape[0]):
+                    ens = start[i : i + 1] + 0.5 * rms * smooth_perturbation(
+                        (args.members, *start.shape[1:]), len(test.shape), gen
+                    )
+                    try:
+                        r = filt.run(ens, t, {k: (obs.values[i, k], h) for k in range(t)}, obs.sigma, gen)
+                        means.append(r.mean)
+                        secs.append(r.seconds_per_cycle)
+                    except FloatingPointError:
+                        means.append(torch.full_like(truth[i : i + 1], float("nan")))
+                res[label] = (torch.cat(means), float(np.median(secs)) if secs else float("nan"))
+            for label, (est, sec) in res.items():
+                err = np.median(relative_errors(est, truth), 0)
+                row = {
+                    "pde": name, "sensors": n_sensors, "fraction": frac, "noise": noise, "method": label,
+                    "err_window": float(err[window - 1]), "err_end": float(err[-1]),
+                    "max_after_window": float(np.max(err[window:])), "ms_per_cycle": sec * 1e3,
+                }  # fmt: skip
+                rows.append(row)
+                print(json.dumps(row))
+    return rows
+
+
+def part2(args, root: Path) -> dict:
+    n = 29
+    problem = make_problem("darcy", resolution=n)
+    t0 = time.perf_counter()
+    train_path = generate_dataset(problem, args.darcy_train, root / "darcy-train.h5", progress=False)
+    test_path = generate_dataset(
+        problem, args.darcy_test, root / "darcy-test.h5", seed=10_000, progress=False
+    )
+    import h5py
+
+    with h5py.File(train_path) as f:
+        a_tr, u_tr = torch.from_numpy(f["fields/a"][...]), torch.from_numpy(f["fields/u"][...])
+    with h5py.File(test_path) as f:
+        a_te, u_te = torch.from_numpy(f["fields/a"][...]), torch.from_numpy(f["fields/u"][...])
+    lo, hi = float(a_tr.min()), float(a_tr.max())
+    print(f"[darcy] data {time.perf_counter() - t0:.0f} s, a in [{lo}, {hi}], train {tuple(a_tr.shape)}")
+    torch.manual_seed(0)
+    model = DGNO(
+        lattice=n, latent=64, encoder_hidden=[256, 128], width=64, n_layers=5, sum_layers=4, a_range=(lo, hi)
+    )
+    residual = WeakDarcyResidual(1.0, n_centres=args.centres, radius=0.05, n_radial=5)
+    t0 = time.perf_counter()
+    fit_dgno(
+        model,
+        a_tr,
+        residual,
+        epochs=args.dgno_epochs,
+        batch_size=25,
+        lr=1e-3,
+        log=print if args.verbose else None,
+    )
+    dgno_time = time.perf_counter() - t0
+    with torch.no_grad():
+        dgno_err = float(np.median(relative_errors(model(a_te)[:, None], u_te[:, None])))
+    # labelled FNO on the same inputs (normalised by the coefficient range and the solution scale)
+    torch.manual_seed(0)
+    fno = FNO([12, 12], 1, 1, 32, 4)
+    scale = float(u_tr.abs().max())
+    opt = torch.optim.Adam(fno.parameters(), lr=2e-3)
+    steps = args.fno_darcy_steps
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        idx = torch.randint(len(a_tr), (16,))
+        pred = fno((a_tr[idx] - lo) / (hi - lo)) * scale
+        loss = ((pred - u_tr[idx]).flatten(1).norm(dim=1) / u_tr[idx].flatten(1).norm(dim=1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    fno_time = time.perf_counter() - t0
+    with torch.no_grad():
+        fno_err = float(
+            np.median(relative_errors((fno((a_te - lo) / (hi - lo)) * scale)[:, None], u_te[:, None]))
+        )
+    # inverse: 1 % of the nodes (at least 8), 1 % noise
+    n_obs = max(8, round(0.01 * n * n))
+    rng = np.random.default_rng(0)
+    inv_errs, stds, inv_time = [], [], 0.0
+    nodes = node_points(n, torch.float32)
+    for i in range(min(args.inverse_cases, len(a_te))):
+        idx = torch.from_numpy(rng.choice(n * n, n_obs, replace=False))
+        u_true = u_te[i, 0].reshape(-1)[idx]
+        sigma = 0.01 * float(u_te[i, 0].pow(2).mean().sqrt())
+        y = u_true + sigma * torch.randn(n_obs, generator=torch.Generator().manual_seed(i))
+        t0 = time.perf_counter()
+        post = sample_posterior(model, nodes[idx], y, sigma, n_grid=n, samples=16, map_steps=300, langevin_steps=50,
+                                lr=0.05, step_size=1e-5, seed=i)  # fmt: skip
+        inv_time += time.perf_counter() - t0
+        inv_errs.append(float((post.a_mean - a_te[i, 0]).norm() / a_te[i, 0].norm()))
+        stds.append(float(post.a_std.mean()))
+    out = {
+        "dgno_forward_error": dgno_err, "fno_forward_error": fno_err, "ratio": dgno_err / fno_err,
+        "dgno_train_s": dgno_time, "fno_train_s": fno_time, "inverse_sensors": n_obs,
+        "inverse_error_median": float(np.median(inv_errs)), "posterior_std_mean": float(np.mean(stds)),
+        "inverse_s_per_case": inv_time / max(1, len(inv_errs)),
+    }  # fmt: skip
+    print(json.dumps(out))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--skip-ks", action="store_true")
+    p.add_argument("--skip-ns", action="store_true")
+    p.add_argument("--dgno-epochs", type=int, default=None, help="DGNO epochs (default 25; 2 with --quick)")
+    p.add_argument("--skip-darcy", action="store_true")
+    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--out", default=None, help="write the rows as JSON")
+    args = p.parse_args(argv)
+    args.dgno_epochs_given = args.dgno_epochs
+    torch.set_num_threads(1)
+    q = args.quick
+    args.modes, args.width = (8, 12) if q else (16, 24)
+    args.fno_steps, args.noda_steps = (20, 10) if q else (600, 400)
+    args.members, args.localization = (8, 4.0) if q else (20, 4.0)
+    args.darcy_train, args.darcy_test = (20, 4) if q else (100, 50)
+    args.dgno_epochs, args.fno_darcy_steps, args.centres = (2, 20, 10) if q else (25, 800, 30)
+    args.inverse_cases = 2 if q else 10
+    if args.dgno_epochs_given is not None:
+        args.dgno_epochs = args.dgno_epochs_given
+    start = time.perf_counter()
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        ks = make_problem(
+            "ks", resolution=64 if q else 128, t_final=40.0 if q else 120.0, save_interval=1.0, dt=0.05
+        )
+        if not args.skip_ks:
+            rows += part1("KS", ks, 8 if q else 48, 2 if q else 4, 10 if q else 20, 8, args, root)
+        if not args.skip_ns:  # 64^2 training is the CPU's bottleneck: smaller networks, fewer steps
+            if not q:
+                args.modes, args.width, args.fno_steps, args.noda_steps = 12, 16, 300, 100
+            ns = make_problem(
+                "ns-fno-1e-3", resolution=32 if q else 64, upsample=1, t_final=12.0 if q else 40.0, dt=0.01
+            )
+            rows += part1("NS", ns, 4 if q else 16, 1 if q else 2, 2 if q else 5, 6, args, root)
+        darcy = None if args.skip_darcy else part2(args, root)
+    total = time.perf_counter() - start
+    print(f"total {total:.0f} s")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"rows": rows, "darcy": darcy, "seconds": total}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
