@@ -84,3 +84,11 @@ def test_weighted_convolution_weights_each_neighbour_by_the_density():
         WeightedConv(1, 1, 1, kernel_size=5, density=[0.5])
     with pytest.raises(ValueError, match="kernel_size=4 must be an odd"):
         WeightedConv(1, 1, 1, kernel_size=4)
+
+
+def test_radius_groups_do_not_depend_on_the_default_device():
+    from specops.layers.fdconv import radial_groups
+
+    with torch.device("meta"):
+        on_meta = radial_groups(12, 12, 4)
+    assert torch.equal(on_meta, radial_groups(12, 12, 4)) and int(on_meta.max()) == 3

@@ -217,3 +217,13 @@ def test_gradcheck_tiny_fno():
     model = FNO((4,), 1, 1, 3, 2, lifting_channel_ratio=1, projection_channel_ratio=1).double()
     x = torch.randn(1, 1, 8, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(model, (x,), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_has_the_same_shapes_when_built_on_the_meta_device(name):
+    """specops.load checks shapes on a meta-device skeleton: no shape may depend on tensor values there."""
+    with torch.device("meta"):
+        skeleton = specops.create_model(name)
+    model = specops.create_model(name)
+    meta = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    assert meta == {k: tuple(v.shape) for k, v in model.state_dict().items()}

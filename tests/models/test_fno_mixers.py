@@ -123,3 +123,17 @@ def test_a_fixed_resolution_mixer_with_other_evaluation_grids_is_refused_before_
         build_model(cfg, data)
     _, model, _ = build_model(load_config(None, [*base, "eval.resolutions=[16]"]), data)
     assert type(model.blocks[0].conv).__name__ == "FFCMixer"
+
+
+@pytest.mark.parametrize("mixer", list(MIXERS))
+@pytest.mark.parametrize("n_modes", [(4,), (4, 4)])
+def test_every_mixer_has_the_same_shapes_when_built_on_the_meta_device(mixer, n_modes):
+    # specops.load builds the skeleton on the meta device to check shapes: a shape computed from tensor
+    # values there (FDConv's radius groups) read uninitialised memory, and loading failed now and then
+    def shapes(model):
+        return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+    args = (n_modes, 1, 1, 8, 2)
+    with torch.device("meta"):
+        skeleton = FNO(*args, mixer=mixer, mixer_options=SMALL[mixer])
+    assert shapes(skeleton) == shapes(FNO(*args, mixer=mixer, mixer_options=SMALL[mixer]))

@@ -44,7 +44,7 @@ def radial_groups(rows: int, cols: int, n_groups: int) -> torch.Tensor:
     rho = torch.sqrt(u[:, None] ** 2 + v[None] ** 2)
     radii = torch.unique(rho)
     n_groups = min(n_groups, radii.numel())
-    edges = radii[torch.linspace(0, radii.numel(), n_groups + 1)[1:-1].long()]
+    edges = radii[torch.linspace(0, radii.numel(), n_groups + 1, device="cpu")[1:-1].long()]
     return torch.bucketize(rho, edges, right=True)
 
 
