@@ -231,10 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dgno-epochs", type=int, default=None, help="DGNO epochs (default 25; 2 with --quick)")
     p.add_argument("--skip-darcy", action="store_true")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: others share the CPU)")
     p.add_argument("--out", default=None, help="write the rows as JSON")
     args = p.parse_args(argv)
     args.dgno_epochs_given = args.dgno_epochs
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     q = args.quick
     args.modes, args.width = (8, 12) if q else (16, 24)
     args.fno_steps, args.noda_steps = (20, 10) if q else (600, 400)

@@ -51,3 +51,14 @@ def test_mismatched_observation_files_are_refused_naming_the_field(ks_file, tmp_
         check_match(read_observations(path), data, path, ks_file)
     with pytest.raises(ValueError, match="noise=-1"):
         observe(data, sensors=3, noise=-1.0, seed=0)
+
+
+def test_an_observation_file_of_another_field_is_refused_naming_both_fields(ks_file, tmp_path):
+    data = read_trajectories(ks_file)
+    path = write_observations(observe(data, sensors=3, noise=0.01, seed=0), data, ks_file, tmp_path / "o.h5")
+    check_match(read_observations(path), data, path, ks_file)  # the matching file passes
+    with h5py.File(path, "r+") as h5:
+        h5.attrs["field"] = "vorticity"
+    message = rf"field 'vorticity' is not .*field {data.field!r}; observe this trajectory file's field"
+    with pytest.raises(ConfigError, match=message):
+        check_match(read_observations(path), data, path, ks_file)

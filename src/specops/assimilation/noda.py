@@ -18,6 +18,7 @@ measurement is prediction only (``u^a = u^f``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -75,6 +76,13 @@ class NODA(OperatorModel):
         nn.init.zeros_(self.observer.weight)
         nn.init.zeros_(self.observer.bias)
         self.gain = FNO(modes, 2 * c + 1, c, gain_channels, gain_layers)
+        last = (
+            self.gain.projection.layers[-1]
+            if hasattr(self.gain.projection, "layers")
+            else self.gain.projection
+        )
+        nn.init.zeros_(last.weight)  # no correction before training: u^a = u^f
+        nn.init.zeros_(last.bias)
         self.semigroup = dict(semigroup) if semigroup else None
         self._equation = None
         if self.semigroup:
@@ -112,11 +120,12 @@ class NODA(OperatorModel):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``u^a = u^f + K_theta(u^f, H^T (y - E(u^f)), H^T 1)``; returns ``u^a`` and ``E(u^f)``."""
         predicted = self.observe(uf, sensors)
-        lifted = sensors.adjoint(y.to(uf) - predicted)
+        density = sensors.n_sensors / math.prod(uf.shape[2:])
+        lifted = sensors.adjoint(y.to(uf) - predicted) / density
         mask = sensors.adjoint(torch.ones_like(y[:1, :1], dtype=uf.dtype)).expand(
             uf.shape[0], 1, *uf.shape[2:]
         )
-        return uf + self.gain(torch.cat([uf, lifted, mask], 1)), predicted
+        return uf + self.gain(torch.cat([uf, lifted, mask / density], 1)), predicted
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         return self.predict(u)

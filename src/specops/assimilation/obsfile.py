@@ -206,7 +206,8 @@ def check_match(
         )
     if obs.attrs.get("field") != data.field:
         raise ConfigError(
-            f"{obs_path}: field {obs.attrs.get('field')!r} is not {data_path}'s field {data.field!r}"
+            f"{obs_path}: field {obs.attrs.get('field')!r} is not {data_path}'s field {data.field!r}; "
+            f"observe this trajectory file's field (`specops observe {data_path} ...`)"
         )
     t = data.times
     if obs.frames.size and (obs.frames.min() < 0 or obs.frames.max() >= len(t)):

@@ -5,10 +5,13 @@ For a window of ``W`` frames from a random start ``t_0`` (Singh et al., ICLR 202
 measurements ``y_k = H_k u(t_k) + sigma eps`` at freshly drawn sensors (a step has none with probability
 ``missing``). The loss is
 
-    (1 / |K|) sum_{k in K} |u_k^a - u(t_k)|^2 / |u(t_k)|^2  +  lambda (1/W) sum_k |y_k - E(u_k^f)|^2 / (S rms^2),
+    (1 / |K|) sum_{k in K} |u_k^a - u(t_k)|^2 / |u(t_k)|^2  +  lambda (1/W) sum_k |y_k - E(u_k^f)|^2 / (S rms^2)
+      + mu (1 / (W - 1)) sum_k |T u(t_k) + F_theta(u(t_k)) - u(t_{k+1})|^2 / |u(t_{k+1})|^2,
 
 ``K = {warmup, ..., W - 1}``: the first ``warmup`` frames assimilate without a state loss (the warm-up
-window), so the operator learns to pull a wrong background onto the truth before predicting.
+window), so the operator learns to pull a wrong background onto the truth before predicting. The last
+term (``mu = prediction_weight``) is the teacher-forced one-step loss of the prediction step from the true
+states, so ``F_theta`` learns the dynamics even while the corrected states are still far from the truth.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ def fit_noda(
     batch_size: int = 8,
     lr: float = 1e-3,
     measurement_weight: float = 0.1,
+    prediction_weight: float = 1.0,
     missing: float = 0.0,
     init_error: float = 0.5,
     seed: int = 0,
@@ -90,7 +94,18 @@ def fit_noda(
                 )
                 state_loss = state_loss + err.mean()
                 count += 1
-        loss = state_loss / max(1, count) + measurement_weight * meas_loss / int(window)
+        # teacher-forced one-step prediction from the true states: trains F_theta as a forecast model
+        # even while the corrected states are still far from the truth
+        pred = model.predict(truth[:, :-1].flatten(0, 1))
+        target = truth[:, 1:].flatten(0, 1)
+        pred_loss = (
+            (pred - target).flatten(1).pow(2).sum(1) / target.flatten(1).pow(2).sum(1).clamp(min=1e-12)
+        ).mean()
+        loss = (
+            state_loss / max(1, count)
+            + measurement_weight * meas_loss / int(window)
+            + prediction_weight * pred_loss
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
