@@ -26,3 +26,25 @@ def fitted_slope(steps, errors) -> float:
     ys = [math.log(e) for e in errors]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def free_port() -> int:
+    """A TCP port free now on 127.0.0.1 (another process may still take it before the store binds it)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def set_rank_env(rank: int, world_size: int, port: int, *, local_rank: int | None = None) -> None:
+    """The environment torchrun gives process ``rank`` of ``world_size`` (rendezvous on 127.0.0.1:port)."""
+    import os
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world_size),
+        LOCAL_RANK=str(rank if local_rank is None else local_rank),
+    )

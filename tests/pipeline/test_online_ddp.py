@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 
 import pytest
 import torch
@@ -19,6 +18,7 @@ from specops.data.streaming import OnlineBatches, SampleStream
 from specops.pipeline import online
 from specops.training.distributed import DistributedContext, init_distributed, shutdown
 from tests.data.stream_problems import CountingSpec
+from tests.helpers import free_port, set_rank_env
 
 N, CHUNK, SEED = 32, 4, 100  # 8 chunks: rank 0 owns chunks 0, 2, 4, 6 and rank 1 chunks 1, 3, 5, 7
 
@@ -58,13 +58,7 @@ def _record_puts() -> list[int]:
 
 
 def _rank(rank: int, world_size: int, port: int, run_dir: str) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        WORLD_SIZE=str(world_size),
-        LOCAL_RANK="0",
-    )
+    set_rank_env(rank, world_size, port, local_rank=0)
     torch.set_num_threads(1)
     online.problem_spec = lambda cfg: CountingSpec()  # x = seed: a cheap problem
     ctx = init_distributed("gloo")
@@ -87,12 +81,6 @@ def _rank(rank: int, world_size: int, port: int, run_dir: str) -> None:
     os._exit(0)  # past gloo's exit-time teardown (tests/training/test_distributed.py)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _delivered(state, rank):
     ledger = SeedLedger(SEED, CHUNK, N, rank=rank, world_size=2)
     ledger.load_state_dict(state)
@@ -103,7 +91,7 @@ def test_two_ranks_split_the_stream_checkpoint_both_shares_and_resume(tmp_path, 
     run_dir = tmp_path / "run"
     for attempt in range(3):  # a free port may be taken before the store binds it
         try:
-            mp.spawn(_rank, args=(2, _free_port(), str(run_dir)), nprocs=2, join=True)
+            mp.spawn(_rank, args=(2, free_port(), str(run_dir)), nprocs=2, join=True)
             break
         except mp.ProcessRaisedException as exc:
             if attempt == 2 or not any(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import torch
 import torch.multiprocessing as mp
@@ -17,7 +16,7 @@ from specops.training.distributed import (
     shard_indices,
     shutdown,
 )
-from tests.helpers import assert_close
+from tests.helpers import assert_close, free_port, set_rank_env
 from tests.training.conftest import PairDataset, heat, smooth_fields
 
 
@@ -41,13 +40,7 @@ def _train(ctx: DistributedContext, batch_size: int):
 
 
 def _worker(rank: int, world_size: int, port: int, out: str) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        WORLD_SIZE=str(world_size),
-        LOCAL_RANK=str(rank),
-    )
+    set_rank_env(rank, world_size, port)
     torch.set_num_threads(1)
     ctx = init_distributed("gloo")
     try:
@@ -62,18 +55,12 @@ def _worker(rank: int, world_size: int, port: int, out: str) -> None:
     os._exit(0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _spawn(out: str, attempts: int = 3) -> None:
     """Run the two workers; a free port can be taken by another process before the store binds it, so a
     failure to bind or connect is retried on a fresh port."""
     for attempt in range(attempts):
         try:
-            mp.spawn(_worker, args=(2, _free_port(), out), nprocs=2, join=True)
+            mp.spawn(_worker, args=(2, free_port(), out), nprocs=2, join=True)
             return
         except mp.ProcessRaisedException as exc:
             text = str(exc).lower()

@@ -19,9 +19,8 @@ from specops.training.distributed import DistributedContext, init_distributed, s
 from specops.training.patch_task import PatchInput, PatchTask
 from specops.training.tasks import AutoregressiveTask, OperatorTask, PushforwardTask
 from specops.training.validation import encoded_batch
-from tests.helpers import assert_close
+from tests.helpers import assert_close, free_port, set_rank_env
 from tests.training.conftest import PairDataset, Standardize, heat, smooth_fields
-from tests.training.test_distributed import _free_port
 
 
 def patched(in_channels: int = 1, out_channels: int = 1, levels: int = 1) -> MultigridPatching:
@@ -132,13 +131,7 @@ def _train_on_patches(ctx: DistributedContext, batch_size: int):
 
 
 def _worker(rank: int, world_size: int, port: int, out: str) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        WORLD_SIZE=str(world_size),
-        LOCAL_RANK=str(rank),
-    )
+    set_rank_env(rank, world_size, port)
     torch.set_num_threads(1)
     ctx = init_distributed("gloo")
     try:
@@ -152,7 +145,7 @@ def test_two_processes_see_disjoint_patches_covering_every_item_and_match_one_pr
     out = str(tmp_path / "result")
     for attempt in range(3):  # a free port can be taken before the store binds it
         try:
-            mp.spawn(_worker, args=(2, _free_port(), out), nprocs=2, join=True)
+            mp.spawn(_worker, args=(2, free_port(), out), nprocs=2, join=True)
             break
         except mp.ProcessRaisedException as exc:
             if attempt == 2 or not any(
