@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from specops.cli import main
 
 
@@ -43,3 +45,18 @@ def test_console_script_reports_errors_without_traceback():
     out = subprocess.run([sys.executable, "-m", "specops.cli", "nonsense"], capture_output=True, text=True)
     assert out.returncode == 2
     assert "invalid choice" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--data", "d.h5", "--lr", "0"],
+        ["finetune", "RUN", "--data", "d.h5", "--steps", "2", "--lr=-1e-3"],
+        ["refine", "RUN", "--data", "d.h5", "--weight-lr", "abc"],
+        ["train-noda", "--data", "d.h5", "--lr", "0"],
+    ],
+)
+def test_a_learning_rate_that_is_not_positive_is_refused_naming_it(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and "is not a positive number" in capsys.readouterr().err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from specops.cli.common import threads_option
+from specops.cli.common import positive_float, threads_option
 
 
 def _cmd_observe(args: argparse.Namespace) -> int:
@@ -99,7 +99,7 @@ def add_commands(sub) -> None:
     tn.add_argument("--window", type=int, default=8, help="unrolled frames per window (default 8)")
     tn.add_argument("--warmup", type=int, default=2, help="frames of a window without state loss (default 2)")
     tn.add_argument("--batch-size", type=int, default=8, help="windows per step (default 8)")
-    tn.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    tn.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (default 1e-3)")
     tn.add_argument("--missing", type=float, default=0.0, help="probability a step has no measurement")
     tn.add_argument("--seed", type=int, default=0)
     tn.add_argument("--overwrite", action="store_true", help="replace an existing --out")
@@ -134,7 +134,9 @@ def add_commands(sub) -> None:
     td.add_argument("--out", required=True, help="model file to write (.pt)")
     td.add_argument("--epochs", type=int, default=100, help="epochs (default 100)")
     td.add_argument("--batch-size", type=int, default=25)
-    td.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate, halved every epochs/5")
+    td.add_argument(
+        "--lr", type=positive_float, default=5e-4, help="Adam learning rate, halved every epochs/5"
+    )
     td.add_argument("--latent", type=int, default=128, help="latent size (default 128)")
     td.add_argument("--width", type=int, default=100, help="MultiONet width (default 100)")
     td.add_argument("--centres", type=int, default=100, help="test functions per step (default 100)")

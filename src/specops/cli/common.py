@@ -15,3 +15,14 @@ def threads_option() -> argparse.ArgumentParser:
         "OMP_NUM_THREADS override it)",
     )
     return parent
+
+
+def positive_float(text: str) -> float:
+    """An argument that must be a positive number (``--lr``, ``--weight-lr``): argparse names the bad value."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number (e.g. 1e-3)")
+    return value

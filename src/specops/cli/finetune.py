@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from specops.cli.common import threads_option
+from specops.cli.common import positive_float, threads_option
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
@@ -25,16 +25,6 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number (e.g. --lr 1e-4)")
-    return value
-
-
 def add_commands(sub) -> None:
     ft = sub.add_parser(
         "finetune",
@@ -46,7 +36,7 @@ def add_commands(sub) -> None:
         "--data", required=True, help="instances (.h5); the run's training file means its test split"
     )
     ft.add_argument("--steps", type=int, required=True, help="Adam steps per instance")
-    ft.add_argument("--lr", type=_positive_float, default=1e-4, help="learning rate (default 1e-4)")
+    ft.add_argument("--lr", type=positive_float, default=1e-4, help="learning rate (default 1e-4)")
     ft.add_argument(
         "--anchor", type=float, default=None, help="anchor weight (default physics.anchor_weight)"
     )

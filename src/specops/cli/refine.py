@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from specops.cli.common import threads_option
+from specops.cli.common import positive_float, threads_option
 
 
 def _physics_overrides(items: list[str]) -> dict:
@@ -64,9 +64,11 @@ def add_commands(sub) -> None:
     rf.add_argument("--samples", type=int, help="refine the first N trajectories (default all)")
     rf.add_argument("--start", type=int, default=0, help="first input frame of each window (default 0)")
     rf.add_argument("--steps", type=int, default=200, help="Adam steps per trajectory (default 200)")
-    rf.add_argument("--lr", type=float, default=1e-2, help="learning rate of the spectral source (1e-2)")
     rf.add_argument(
-        "--weight-lr", type=float, default=1e-3, help="learning rate of the spectral weights (1e-3)"
+        "--lr", type=positive_float, default=1e-2, help="learning rate of the spectral source (1e-2)"
+    )
+    rf.add_argument(
+        "--weight-lr", type=positive_float, default=1e-3, help="learning rate of the spectral weights (1e-3)"
     )
     rf.add_argument("--alpha", type=float, default=0.1, help="alpha of the H^-1 norm (default 0.1)")
     rf.add_argument("--float32", action="store_true", help="refine in float32 (default float64)")

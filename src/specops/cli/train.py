@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from specops.cli.common import threads_option
+from specops.cli.common import positive_float, threads_option
 from specops.cli.online import add_online_options, online_overrides
 
 
@@ -91,12 +91,11 @@ def _learning_rate(text: str) -> float | str:
     if text.strip().lower() == "auto":
         return "auto"
     try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number or 'auto' (e.g. --lr 3e-3)")
-    return value
+        return positive_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive number or 'auto' (e.g. --lr 3e-3)"
+        ) from None
 
 
 def add_commands(sub) -> None:
