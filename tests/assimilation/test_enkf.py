@@ -76,6 +76,20 @@ def test_localisation_cuts_distant_updates_and_inflation_scales_anomalies():
     assert_close(inflated.mean(0), ens.mean(0), rtol=1e-12, atol=1e-14)
 
 
+def test_additive_inflation_adds_model_error_of_the_given_size():
+    # a collapsed ensemble (every member equal) gets the spread q of the added smooth noise, mean unchanged
+    coords = grid_coords([1.0, 1.0], [16, 16])
+    base = torch.randn(1, 1, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ens = base.expand(4000, 1, 16, 16)
+    out = EnsembleKalmanFilter(lambda x: x, 4000, coords=coords, additive=0.3).inflate(
+        ens, torch.Generator().manual_seed(1)
+    )
+    spread = float((out - ens).pow(2).mean().sqrt())
+    assert abs(spread - 0.3) < 1e-9  # each member's noise has unit rms over the field
+    assert float((out.mean(0) - base[0]).abs().max()) < 6 * 0.3 / 4000**0.5  # mean kept up to sampling error
+    assert torch.equal(EnsembleKalmanFilter(lambda x: x, 4, coords=coords).inflate(ens[:4]), ens[:4])
+
+
 def test_filter_tracks_a_linear_advection_from_a_wrong_start():
     n = 32
     coords = grid_coords([1.0], [n])
@@ -104,5 +118,7 @@ def test_bad_filter_options_are_named():
         EnsembleKalmanFilter(lambda x: x, 1, coords=coords)
     with pytest.raises(ValueError, match=r"inflation=0\.9"):
         EnsembleKalmanFilter(lambda x: x, 4, coords=coords, inflation=0.9)
+    with pytest.raises(ValueError, match=r"additive=-0\.1"):
+        EnsembleKalmanFilter(lambda x: x, 4, coords=coords, additive=-0.1)
     with pytest.raises(ValueError, match="localization=-1"):
         EnsembleKalmanFilter(lambda x: x, 4, coords=coords, localization=-1.0)

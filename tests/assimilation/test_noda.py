@@ -110,3 +110,29 @@ def test_the_learned_gain_uses_the_measurements_close_to_the_kalman_filter():
     assert exact[-1] < 0.85 * background  # beats the no-data forecast (the background, for a static field)
     assert exact[-1] < 1.3 * kalman[-1]  # close to the optimal linear filter
     assert noisy[-1] > exact[-1] + 0.01  # noisier measurements, larger error: the gain reads them
+
+
+def test_innovation_interpolation_keeps_mass_and_constants():
+    # c = G * H^T 1 / rho has mean exactly 1 (interpolation weights and the Gaussian both keep mass);
+    # a constant innovation delta comes back as delta c / (c + 0.1) (normalised convolution), pointwise
+    n = 64
+    coords = [np.arange(n) / n, np.arange(n) / n]
+    pts = random_points(40, coords, periodic=True, generator=np.random.default_rng(0))
+    h = PointSensors(pts, coords, periodic=True)
+    model = NODA(
+        [4, 4], hidden_channels=4, n_layers=1, gain_channels=4, gain_layers=1, smoothing=0.7
+    ).double()
+    like = torch.zeros(2, 1, n, n, dtype=torch.float64)
+    d, c = model.innovation_fields(torch.full((2, 1, 40), 0.3, dtype=torch.float64), h, like)
+    assert_close(c.mean((-2, -1)), torch.ones(2, 1, dtype=torch.float64), rtol=1e-12)
+    assert_close(d, 0.3 * c / (c + 0.1), rtol=1e-10, atol=1e-14)
+    # the spreading kernel is a Gaussian of standard deviation smoothing * spacing nodes
+    spacing = (n * n / 40) ** 0.5
+    delta = torch.zeros(1, 1, n, n, dtype=torch.float64)
+    delta[0, 0, 0, 0] = 1.0
+    g = model.spread(delta, spacing)[0, 0, :, 0]
+    x = torch.minimum(torch.arange(n), n - torch.arange(n)).double()
+    second = float((x**2 * g).sum() / g.sum())
+    assert abs(second - (0.7 * spacing) ** 2) < 1e-4 * second  # a sampled periodic Gaussian
+    with pytest.raises(ValueError, match="smoothing=-1"):
+        NODA([4], smoothing=-1.0)

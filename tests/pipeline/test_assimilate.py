@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from specops.cli import main
@@ -28,7 +29,11 @@ def test_observe_train_noda_assimilate_end_to_end(tmp_path, capsys):
         "--window",
         "3",
     ]
-    assert main(["train-noda", str(data), "--out", str(model), *args]) == 0
+    with pytest.raises(SystemExit, match="2"):
+        main(["train-noda", str(data), "--out", str(model), *args, "--sensors", "5:x"])
+    assert "'5:x' is not a count N or a range LO:HI" in capsys.readouterr().err
+    options = ["--init-error", "0.2:0.5", "--prediction-noise", "0.1", "--pretrain-steps", "2"]
+    assert main(["train-noda", str(data), "--out", str(model), *args, *options, "--smoothing", "0.5"]) == 0
     out = tmp_path / "r.json"
     run = [
         "assimilate",
@@ -42,13 +47,13 @@ def test_observe_train_noda_assimilate_end_to_end(tmp_path, capsys):
         "--members",
         "16",
     ]
-    assert (
-        main([*run, "--localization", "12", "--inflation", "1.05", "--samples", "1", "--out", str(out)]) == 0
-    )
+    enkf_options = ["--localization", "12", "--inflation", "1.05", "--additive", "0.01", "--samples", "1"]
+    assert main([*run, *enkf_options, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "enkf_solver" in printed and "noda_no_data" in printed
     res = json.loads(out.read_text())
     assert set(res["methods"]) == {"rollout", "noda", "noda_no_data", "enkf_solver"}
+    assert res["settings"]["additive"] == 0.01
     enkf = np.array(res["methods"]["enkf_solver"]["error"])
     assert len(enkf) == 9 and res["methods"]["rollout"]["error"][0] == 0.0
     # with the exact model and 24 sensors on 64 points the filter pulls the wrong background onto the truth

@@ -1,10 +1,13 @@
-"""Stochastic ensemble Kalman filter (EnKF) with multiplicative inflation and Gaspari-Cohn localisation.
+"""Stochastic ensemble Kalman filter (EnKF) with multiplicative and additive inflation and localisation.
 
 Ensemble ``X = [x_1 .. x_N]`` (states flattened to ``n``), observation operator ``H`` (linear: point sensors),
 observations ``y`` with noise covariance ``R = sigma^2 I``. One cycle:
 
 1. forecast: ``x_i <- M(x_i)`` for every member (``M`` any batched one-step map: the specops solver or a
-   trained surrogate), then inflation ``x_i <- xbar + lambda (x_i - xbar)``;
+   trained surrogate), then inflation ``x_i <- xbar + lambda (x_i - xbar) + q xi_i`` (``xi_i`` smooth
+   Gaussian fields of unit rms, ``specops.assimilation.observe.smooth_perturbation``): the additive term
+   stands for the forecast model's own error (Hamill & Whitaker 2005), which a surrogate has and the
+   ensemble spread of a deterministic model does not show;
 2. analysis (Burgers, van Leeuwen & Evensen 1998, perturbed observations):
 
        A = (X - xbar) / sqrt(N - 1),  Y = H A,
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from specops.assimilation.observe import PointSensors
+from specops.assimilation.observe import PointSensors, smooth_perturbation
 
 Forecast = Callable[[torch.Tensor], torch.Tensor]
 
@@ -70,6 +73,9 @@ class EnsembleKalmanFilter:
         Ensemble size ``N >= 2``.
     inflation : float
         Multiplicative inflation ``lambda >= 1`` of the forecast anomalies (1: none).
+    additive : float
+        Standard deviation ``q >= 0`` (in the field's units) of the smooth model-error noise added to each
+        member after every forecast (0: none).
     localization : float, optional
         Gaspari-Cohn half-width ``c`` in the grid's length units (None: no localisation).
     coords : list of 1D arrays
@@ -84,18 +90,23 @@ class EnsembleKalmanFilter:
         coords: list[np.ndarray],
         periodic: bool = True,
         inflation: float = 1.0,
+        additive: float = 0.0,
         localization: float | None = None,
     ) -> None:
         if int(members) < 2:
             raise ValueError(f"members={members}: an ensemble needs at least 2 members (typically 20-100)")
         if not (math.isfinite(inflation) and inflation >= 1.0):
             raise ValueError(f"inflation={inflation} must be a finite number >= 1 (1 means no inflation)")
+        if not (math.isfinite(additive) and additive >= 0):
+            raise ValueError(
+                f"additive={additive} must be a finite standard deviation >= 0 (0: no additive inflation)"
+            )
         if localization is not None and not (math.isfinite(localization) and localization > 0):
             raise ValueError(
                 f"localization={localization} must be a positive length (or None for no localisation)"
             )
         self.forecast, self.members = forecast, int(members)
-        self.inflation, self.localization = float(inflation), localization
+        self.inflation, self.additive, self.localization = float(inflation), float(additive), localization
         self.coords, self.periodic = coords, periodic
         mesh = np.meshgrid(*coords, indexing="ij")
         self.grid_points = torch.from_numpy(np.stack([m.reshape(-1) for m in mesh], 1))
@@ -137,12 +148,16 @@ class EnsembleKalmanFilter:
         gain_terms = torch.linalg.solve(s, innovations.T)  # (m, N)
         return (x + (pht @ gain_terms).T).reshape(ensemble.shape).to(dtype)
 
-    def inflate(self, ensemble: torch.Tensor) -> torch.Tensor:
-        """``xbar + lambda (x_i - xbar)``."""
-        if self.inflation == 1.0:
-            return ensemble
-        mean = ensemble.mean(0, keepdim=True)
-        return mean + self.inflation * (ensemble - mean)
+    def inflate(self, ensemble: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``xbar + lambda (x_i - xbar) + q xi_i``."""
+        if self.inflation != 1.0:
+            mean = ensemble.mean(0, keepdim=True)
+            ensemble = mean + self.inflation * (ensemble - mean)
+        if self.additive > 0:
+            ndim = len(self.coords)
+            noise = smooth_perturbation(ensemble.shape, ndim, generator or torch.Generator(), ensemble.dtype)
+            ensemble = ensemble + self.additive * noise.to(ensemble.device)
+        return ensemble
 
     def run(
         self,
@@ -164,7 +179,7 @@ class EnsembleKalmanFilter:
         start = time.perf_counter()
         for frame in range(1, n_frames):
             with torch.no_grad():
-                ens = self.inflate(self.forecast(ens))
+                ens = self.inflate(self.forecast(ens), generator)
             if frame in observations:
                 ens = self.analysis(ens, *observations[frame], sigma, generator)
             means.append(ens.mean(0))

@@ -6,14 +6,21 @@ for Prediction and Data Assimilation", ICLR 2024 (arXiv 2402.15656). For ``u_t =
 correction; the learned recursion is
 
     prediction  u_k^f = T u_{k-1}^a + F_theta(u_{k-1}^a),     T = exp(dt L) (spectral, optional) or I,
-    correction  u_k^a = u_k^f + K_theta(u_k^f, H_k^T [y_k - E_theta(u_k^f)]),
+    correction  u_k^a = u_k^f + alpha c/(1 + c) d + K_theta(u_k^f, d, c),
+                d = G * H_k^T [y_k - E_theta(u_k^f)] / (G * H_k^T 1 + 0.1 rho),   c = G * H_k^T 1 / rho,
                 E_theta(u) = H_k (u + P_theta u),
 
 ``F_theta`` an FNO (the residual step), ``P_theta`` a pointwise map (the learned observation operator,
-zero at initialisation, so ``E = H`` then), and ``K_theta`` an FNO gain operator that lifts the innovation,
-scattered onto the grid by the adjoint of the sensor interpolation together with the sensor mask
-``H_k^T 1``, back to a field. Sensors may move and their number change from step to step; a step with no
-measurement is prediction only (``u^a = u^f``).
+zero at initialisation, so ``E = H`` then), and ``K_theta`` an FNO gain operator that lifts the innovation
+back to a field. The innovation at the sensors is scattered onto the grid by the adjoint of the sensor
+interpolation and spread by a periodic Gaussian ``G`` whose width is ``smoothing`` mean sensor spacings
+(``(N / S)^(1/d)`` nodes for ``S`` sensors on ``N`` nodes, ``rho = S / N``): ``d`` is the normalised-convolution
+(Nadaraya-Watson) interpolation of the innovation and ``c`` the sensor coverage (mean 1), so the gain reads
+fields at the scale of the state whatever the sensor density; a single point value would otherwise reach an
+FNO with truncated modes as a spike it cannot resolve. ``alpha`` (a learned scalar per channel, zero at
+initialisation, as is ``K_theta``'s output) weights the interpolated innovation where sensors are dense, an
+optimal-interpolation-like first guess of the gain. Sensors may move and their number change from step to
+step; a step with no measurement is prediction only (``u^a = u^f``).
 """
 
 from __future__ import annotations
@@ -52,6 +59,9 @@ class NODA(OperatorModel):
     semigroup : mapping, optional
         ``{"pde", "parameters", "domain", "dt"}`` of a data file (``noda_semigroup(attrs, dt)``): the linear
         part ``T = exp(dt L)`` is applied spectrally from the solver's linear symbol. None: ``T = I``.
+    smoothing : float
+        Width (standard deviation) of the Gaussian that spreads the innovation, in mean sensor spacings;
+        0 scatters it onto the nodes only (``H^T d / rho``).
 
     ``forward(u)`` is one prediction step, ``(B, channels, *space) -> (B, channels, *space)``.
     """
@@ -66,8 +76,13 @@ class NODA(OperatorModel):
         gain_channels: int = 32,
         gain_layers: int = 3,
         semigroup: Mapping[str, Any] | None = None,
+        smoothing: float = 0.0,
     ) -> None:
         super().__init__()
+        if not (math.isfinite(smoothing) and smoothing >= 0):
+            raise ValueError(
+                f"smoothing={smoothing} must be a width >= 0 in mean sensor spacings (1.0 is typical)"
+            )
         modes = [int(m) for m in n_modes]
         self.dim, self.in_channels, self.out_channels = len(modes), int(channels), int(channels)
         c = self.in_channels
@@ -83,6 +98,8 @@ class NODA(OperatorModel):
         )
         nn.init.zeros_(last.weight)  # no correction before training: u^a = u^f
         nn.init.zeros_(last.bias)
+        self.nudge = nn.Parameter(torch.full((c,), 0.5))
+        self.smoothing = float(smoothing)
         self.semigroup = dict(semigroup) if semigroup else None
         self._equation = None
         if self.semigroup:
@@ -115,17 +132,46 @@ class NODA(OperatorModel):
         flat = u.reshape(u.shape[0], u.shape[1], -1)
         return sensors((flat + self.observer(flat)).reshape(u.shape))
 
+    def spread(self, field: torch.Tensor, spacing: float) -> torch.Tensor:
+        """``G * field``: the periodic Gaussian of standard deviation ``smoothing * spacing`` nodes."""
+        if self.smoothing == 0:
+            return field
+        shape = tuple(field.shape[-self.dim :])
+        width = self.smoothing * spacing
+        symbol = torch.ones((), dtype=torch.float64)
+        for axis, n in enumerate(shape):
+            k = torch.fft.rfftfreq(n) if axis == self.dim - 1 else torch.fft.fftfreq(n)
+            g = torch.exp(-0.5 * (2 * math.pi * k.double() * width) ** 2)
+            symbol = symbol[..., None] * g if axis else g
+        spec = rfftn(field, self.dim) * symbol.to(device=field.device, dtype=field.dtype)
+        return irfftn(spec, shape)
+
+    def innovation_fields(
+        self, innovation: torch.Tensor, sensors: PointSensors, like: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(d, c)``: the interpolated innovation ``(B, C, *space)`` and the sensor coverage ``(B, 1, *space)``."""
+        nodes = math.prod(like.shape[2:])
+        density = sensors.n_sensors / nodes
+        ones = sensors.adjoint(torch.ones_like(innovation[:1, :1], dtype=like.dtype))
+        if self.smoothing == 0:  # scattered onto the nodes, each sensor's value spread over its 1/rho nodes
+            lifted, coverage = sensors.adjoint(innovation.to(like)) / density, ones / density
+            return lifted, coverage.expand(like.shape[0], 1, *like.shape[2:])
+        spacing = (1.0 / density) ** (1.0 / self.dim)
+        coverage = (self.spread(ones, spacing) / density).expand(like.shape[0], 1, *like.shape[2:])
+        lifted = self.spread(sensors.adjoint(innovation.to(like)), spacing) / density
+        return lifted / (coverage + 0.1), coverage
+
     def correct(
         self, uf: torch.Tensor, y: torch.Tensor, sensors: PointSensors
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``u^a = u^f + K_theta(u^f, H^T (y - E(u^f)), H^T 1)``; returns ``u^a`` and ``E(u^f)``."""
+        """``u^a = u^f + alpha c/(1+c) d + K_theta(u^f, d, c)`` (module docstring); returns ``u^a``, ``E(u^f)``."""
         predicted = self.observe(uf, sensors)
-        density = sensors.n_sensors / math.prod(uf.shape[2:])
-        lifted = sensors.adjoint(y.to(uf) - predicted) / density
-        mask = sensors.adjoint(torch.ones_like(y[:1, :1], dtype=uf.dtype)).expand(
-            uf.shape[0], 1, *uf.shape[2:]
-        )
-        return uf + self.gain(torch.cat([uf, lifted, mask / density], 1)), predicted
+        d, c = self.innovation_fields(y.to(uf) - predicted, sensors, uf)
+        shape = (1, -1) + (1,) * self.dim
+        correction = self.gain(torch.cat([uf, d, c], 1))
+        if self.smoothing > 0:  # an interpolated innovation: weighted where the sensors are dense
+            correction = correction + self.nudge.reshape(shape) * (c / (1 + c)) * d
+        return uf + correction, predicted
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         return self.predict(u)

@@ -21,13 +21,37 @@ def _cmd_observe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count_or_range(text: str) -> int | tuple[int, int]:
+    """``N`` or ``LO:HI`` (argparse type of ``--sensors``)."""
+    try:
+        parts = [int(v) for v in text.split(":")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count N or a range LO:HI of integers") from None
+    if len(parts) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count N or a range LO:HI of integers")
+    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+
+
+def _float_or_range(text: str) -> float | tuple[float, float]:
+    """``E`` or ``LO:HI`` (argparse type of ``--init-error``)."""
+    try:
+        parts = [float(v) for v in text.split(":")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number E or a range LO:HI") from None
+    if len(parts) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number E or a range LO:HI")
+    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+
+
 def _cmd_train_noda(args: argparse.Namespace) -> int:
     from specops.pipeline.assimilate import train_noda
 
     train_noda(
         args.data, args.out, sensors=args.sensors, noise=args.noise, n_modes=args.modes, width=args.width,
         semigroup=not args.no_semigroup, steps=args.steps, window=args.window, warmup=args.warmup,
-        batch_size=args.batch_size, lr=args.lr, missing=args.missing, seed=args.seed, overwrite=args.overwrite,
+        batch_size=args.batch_size, lr=args.lr, missing=args.missing, init_error=args.init_error,
+        prediction_noise=args.prediction_noise, pretrain_steps=args.pretrain_steps, smoothing=args.smoothing,
+        seed=args.seed, overwrite=args.overwrite,
     )  # fmt: skip
     print(f"wrote {args.out}")
     return 0
@@ -38,7 +62,7 @@ def _cmd_assimilate(args: argparse.Namespace) -> int:
 
     results = assimilate(
         args.run, args.data, args.obs, enkf=args.enkf, members=args.members, inflation=args.inflation,
-        localization=args.localization, samples=args.samples, init_error=args.init_error, seed=args.seed,
+        additive=args.additive, localization=args.localization, samples=args.samples, init_error=args.init_error, seed=args.seed,
         out=args.out, overwrite=args.overwrite,
     )  # fmt: skip
     print("median relative L2 error against the truth:")
@@ -90,7 +114,10 @@ def add_commands(sub) -> None:
     )
     tn.add_argument("data", help="trajectory file (.h5) for training")
     tn.add_argument("--out", required=True, help="model file to write (.pt; specops.load reads it)")
-    tn.add_argument("--sensors", type=int, required=True, help="sensors drawn at random in every window step")
+    tn.add_argument(
+        "--sensors", type=_count_or_range, required=True,
+        help="sensors drawn at random in every window step: N, or LO:HI for a count drawn per window",
+    )  # fmt: skip
     tn.add_argument("--noise", type=float, required=True, help="relative noise of the synthetic sensors")
     tn.add_argument("--modes", type=int, default=16, help="Fourier modes per axis (default 16)")
     tn.add_argument("--width", type=int, default=32, help="channels of both FNOs (default 32)")
@@ -101,6 +128,19 @@ def add_commands(sub) -> None:
     tn.add_argument("--batch-size", type=int, default=8, help="windows per step (default 8)")
     tn.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (default 1e-3)")
     tn.add_argument("--missing", type=float, default=0.0, help="probability a step has no measurement")
+    tn.add_argument(
+        "--init-error", type=_float_or_range, default=0.5,
+        help="background error relative to the rms: E, or LO:HI drawn per window (default 0.5)",
+    )  # fmt: skip
+    tn.add_argument(
+        "--prediction-noise", type=float, default=0.0,
+        help="input noise (relative to the rms) of the one-step prediction loss (default 0; 0.1 typical)",
+    )  # fmt: skip
+    tn.add_argument("--pretrain-steps", type=int, default=0, help="prediction-only steps first (default 0)")
+    tn.add_argument(
+        "--smoothing", type=float, default=0.0,
+        help="Gaussian width of the innovation interpolation in mean sensor spacings (default 0: none)",
+    )  # fmt: skip
     tn.add_argument("--seed", type=int, default=0)
     tn.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     tn.set_defaults(func=_cmd_train_noda)
@@ -119,6 +159,10 @@ def add_commands(sub) -> None:
     )  # fmt: skip
     asm.add_argument("--members", type=int, default=20, help="EnKF ensemble size (default 20)")
     asm.add_argument("--inflation", type=float, default=1.0, help="EnKF multiplicative inflation (default 1)")
+    asm.add_argument(
+        "--additive", type=float, default=0.0,
+        help="EnKF additive model-error noise relative to the rms (default 0; 0.01-0.05 for a surrogate)",
+    )  # fmt: skip
     asm.add_argument("--localization", type=float, default=None, help="EnKF Gaspari-Cohn half-width")
     asm.add_argument("--samples", type=int, default=None, help="use the first N trajectories")
     asm.add_argument("--init-error", type=float, default=0.5, help="background error relative to the rms")

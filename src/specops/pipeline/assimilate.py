@@ -104,6 +104,7 @@ def assimilate(
     enkf: EnKFChoice = "none",
     members: int = 20,
     inflation: float = 1.0,
+    additive: float = 0.0,
     localization: float | None = None,
     samples: int | None = None,
     init_error: float = 0.5,
@@ -112,7 +113,11 @@ def assimilate(
     overwrite: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the methods above on the trajectories of ``data_path`` with the observations of ``obs_path``."""
+    """Run the methods above on the trajectories of ``data_path`` with the observations of ``obs_path``.
+
+    ``additive`` is the EnKF's additive model-error noise relative to the rms of the truth (0.01-0.05 helps a
+    surrogate forecast, whose own error the ensemble spread does not show).
+    """
     if enkf not in ("none", "solver", "model", "both"):
         raise ConfigError(f"enkf={enkf!r} is not one of none, solver, model, both")
     if not init_error >= 0:
@@ -161,6 +166,7 @@ def assimilate(
             coords=data.coords,
             periodic=data.periodic,
             inflation=inflation,
+            additive=float(additive) * rms,
             localization=localization,
         )
         means, seconds = [], []
@@ -180,7 +186,7 @@ def assimilate(
         record(f"enkf_{which}", torch.cat(means), float(np.median(seconds)))
     results["settings"] = {
         "run": str(run), "data": str(data_path), "observations": str(obs_path), "enkf": enkf, "members": members,
-        "inflation": inflation, "localization": localization, "init_error": init_error, "seed": seed,
+        "inflation": inflation, "additive": additive, "localization": localization, "init_error": init_error, "seed": seed,
         "sensors": int(obs.points.shape[1]), "noise": obs.attrs.get("noise"), "sigma": obs.sigma,
     }  # fmt: skip
     if out is not None:
@@ -221,12 +227,19 @@ def train_noda(
     batch_size: int = 8,
     lr: float = 1e-3,
     missing: float = 0.0,
-    init_error: float = 0.5,
+    init_error: float | tuple[float, float] = 0.5,
+    prediction_noise: float = 0.0,
+    pretrain_steps: int = 0,
+    smoothing: float = 0.0,
     seed: int = 0,
     overwrite: bool = False,
     log: Callable[[str], None] = print,
 ) -> NODA:
-    """Train a NODA on every trajectory of ``data_path`` with synthetic sensors; save it to ``out``."""
+    """Train a NODA on every trajectory of ``data_path`` with synthetic sensors; save it to ``out``.
+
+    ``sensors`` a count or a range ``(lo, hi)`` drawn per window; ``init_error``, ``prediction_noise`` and
+    ``pretrain_steps`` as in :func:`specops.assimilation.fit_noda`, ``smoothing`` as in :class:`NODA`.
+    """
     from specops.assimilation.noda import noda_semigroup
     from specops.assimilation.train_noda import fit_noda
     from specops.models.serialization import save
@@ -241,7 +254,7 @@ def train_noda(
     seed_everything(int(seed))
     model = NODA(
         modes, data.states.shape[2], width, 4, gain_channels=width, gain_layers=3,
-        semigroup=noda_semigroup(data.attrs, data.shape, interval) if semigroup else None,
+        semigroup=noda_semigroup(data.attrs, data.shape, interval) if semigroup else None, smoothing=smoothing,
     )  # fmt: skip
     log(
         f"NODA {d}D, {sum(p.numel() for p in model.parameters())} parameters, {data.states.shape[0]} trajectories"
@@ -249,7 +262,7 @@ def train_noda(
     fit_noda(
         model, data.states, data.coords, periodic=data.periodic, sensors=sensors, noise=noise, window=window,
         warmup=warmup, steps=steps, batch_size=batch_size, lr=lr, missing=missing, init_error=init_error,
-        seed=seed, log=log,
+        prediction_noise=prediction_noise, pretrain_steps=pretrain_steps, seed=seed, log=log,
     )  # fmt: skip
     save(model, out)
     return model
