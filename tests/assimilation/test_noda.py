@@ -40,13 +40,16 @@ def test_steps_without_measurements_are_prediction_only(tmp_path):
     assert torch.equal(again(u0), model(u0))
 
 
-def test_training_on_unrolled_windows_lowers_the_assimilation_error(ks_file):
+# with smoothing the untrained model already assimilates (alpha = 0.5 times the interpolated innovation),
+# so training starts from a lower loss
+@pytest.mark.parametrize("smoothing, ratio", [(0.0, 0.6), (0.5, 0.85)])
+def test_training_on_unrolled_windows_lowers_the_assimilation_error(ks_file, smoothing, ratio):
     torch.manual_seed(0)
     data = read_trajectories(ks_file)
-    model = NODA([8], hidden_channels=12, n_layers=2, gain_channels=12, gain_layers=2)
+    model = NODA([8], hidden_channels=12, n_layers=2, gain_channels=12, gain_layers=2, smoothing=smoothing)
     kw = dict(sensors=8, noise=0.01, window=4, warmup=1, batch_size=4, lr=3e-3)
     history = fit_noda(model, data.states, data.coords, steps=40, **kw)
-    assert np.mean(history[-5:]) < 0.6 * np.mean(history[:5]), (history[:5], history[-5:])
+    assert np.mean(history[-5:]) < ratio * np.mean(history[:5]), (history[:5], history[-5:])
     with pytest.raises(ValueError, match="window=20"):
         fit_noda(model, data.states, data.coords, steps=1, **{**kw, "window": 20})
 
@@ -92,12 +95,16 @@ def _persistence_errors(model, sensors, noise, n, steps):
     return [rel(est[:, k]) for k in range(steps)], kalman, rel(background)
 
 
-def test_the_learned_gain_uses_the_measurements_close_to_the_kalman_filter():
+# smoothing averages the noise of neighbouring sensors: the error rises less with the noise level
+@pytest.mark.parametrize("smoothing, noise_rise", [(0.0, 0.01), (0.5, 0.003)])
+def test_the_learned_gain_uses_the_measurements_close_to_the_kalman_filter(smoothing, noise_rise):
     # sparse sensors (1 in 8 nodes): the lifted innovation must reach the gain at the scale of the field,
     # not diluted by the sensor density (the bug that made NODA ignore its measurements)
     torch.manual_seed(0)
     n, sensors, steps = 64, 8, 3
-    model = NODA([9], hidden_channels=4, n_layers=1, gain_channels=8, gain_layers=2).double()
+    model = NODA(
+        [9], hidden_channels=4, n_layers=1, gain_channels=8, gain_layers=2, smoothing=smoothing
+    ).double()
     for p in model.predictor.parameters():  # the exact step of a static field: T = I, F = 0
         p.data.zero_()
         p.requires_grad_(False)
@@ -109,7 +116,7 @@ def test_the_learned_gain_uses_the_measurements_close_to_the_kalman_filter():
     noisy, _, _ = _persistence_errors(model, sensors, 0.3, n, steps)
     assert exact[-1] < 0.85 * background  # beats the no-data forecast (the background, for a static field)
     assert exact[-1] < 1.3 * kalman[-1]  # close to the optimal linear filter
-    assert noisy[-1] > exact[-1] + 0.01  # noisier measurements, larger error: the gain reads them
+    assert noisy[-1] > exact[-1] + noise_rise  # noisier measurements, larger error: the gain reads them
 
 
 def test_innovation_interpolation_keeps_mass_and_constants():

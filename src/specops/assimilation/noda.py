@@ -76,12 +76,12 @@ class NODA(OperatorModel):
         gain_channels: int = 32,
         gain_layers: int = 3,
         semigroup: Mapping[str, Any] | None = None,
-        smoothing: float = 0.0,
+        smoothing: float = 0.5,
     ) -> None:
         super().__init__()
         if not (math.isfinite(smoothing) and smoothing >= 0):
             raise ValueError(
-                f"smoothing={smoothing} must be a width >= 0 in mean sensor spacings (1.0 is typical)"
+                f"smoothing={smoothing} must be a width >= 0 in mean sensor spacings (0.5 is the default)"
             )
         modes = [int(m) for m in n_modes]
         self.dim, self.in_channels, self.out_channels = len(modes), int(channels), int(channels)

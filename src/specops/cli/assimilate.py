@@ -138,8 +138,8 @@ def add_commands(sub) -> None:
     )  # fmt: skip
     tn.add_argument("--pretrain-steps", type=int, default=0, help="prediction-only steps first (default 0)")
     tn.add_argument(
-        "--smoothing", type=float, default=0.0,
-        help="Gaussian width of the innovation interpolation in mean sensor spacings (default 0: none)",
+        "--smoothing", type=float, default=0.5,
+        help="Gaussian width of the innovation interpolation in mean sensor spacings (default 0.5; 0: none)",
     )  # fmt: skip
     tn.add_argument("--seed", type=int, default=0)
     tn.add_argument("--overwrite", action="store_true", help="replace an existing --out")

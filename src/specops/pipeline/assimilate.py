@@ -230,7 +230,7 @@ def train_noda(
     init_error: float | tuple[float, float] = 0.5,
     prediction_noise: float = 0.0,
     pretrain_steps: int = 0,
-    smoothing: float = 0.0,
+    smoothing: float = 0.5,
     seed: int = 0,
     overwrite: bool = False,
     log: Callable[[str], None] = print,
