@@ -147,6 +147,7 @@ class TrainConfig:
     history: int = 1
     horizon: int = 1
     unroll_steps: int = 1
+    input_noise: float = 0.0  # smooth noise on the training inputs, up to this fraction of their std
     loss: str = "h1"  # or "physics": the PDE residual alone (label-free)
     physics_weight: float | None = None  # weight of the PDE residual (None: 1 for loss=physics, else off)
     epochs: int = 100
@@ -188,6 +189,10 @@ class TrainConfig:
             f"in (0, 1) or null, got {self.ema_decay}",
         )
         rules["min_delta"] = (self.min_delta >= 0, f"0 or more, got {self.min_delta}")
+        rules["input_noise"] = (
+            self.input_noise >= 0 and self.input_noise == self.input_noise,
+            f"0 or more (0.1 typical; 0 for none), got {self.input_noise}",
+        )
         rules["physics_weight"] = (
             _positive(self.physics_weight),
             f"positive or null, got {self.physics_weight}",

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from specops import FNO, LpLoss
-from specops.training.tasks import AutoregressiveTask, PushforwardTask
+from specops.training.tasks import AutoregressiveTask, OperatorTask, PushforwardTask
 from tests.helpers import assert_close
 
 
@@ -92,3 +92,39 @@ def test_rollout_prediction_and_shape_errors():
         PushforwardTask(2).loss(model, x, y, LpLoss(), _identity)
     with pytest.raises(ValueError, match="unroll_steps=0"):
         PushforwardTask(0)
+
+
+def test_input_noise_perturbs_training_inputs_only_smoothly_and_within_the_level():
+    from specops.config import Config, ConfigError, TrainConfig
+    from specops.pipeline.build import task_for
+    from specops.training.tasks import NoisyInputs
+
+    seen = []
+
+    def record(t):
+        seen.append(t.clone())
+        return t
+
+    torch.manual_seed(0)
+    x = torch.randn(2048, 1, 1, 32, dtype=torch.float64)  # autoregressive history (B, k, C, n)
+    task = NoisyInputs(AutoregressiveTask(), 0.2, lead_dims=3)
+    task.loss(record, x, x, torch.nn.MSELoss(), _identity)
+    noise = seen[0][:, 0] - x[:, 0, 0]  # the step's input: history flattened to channels
+    rms = noise.pow(2).mean(-1).sqrt()
+    assert (
+        float(rms.max()) <= 0.2 + 1e-12 and abs(float(rms.mean()) - 0.1) < 0.01
+    )  # level uniform in [0, 0.2]
+    spectrum = torch.fft.rfft(noise, dim=-1).abs()
+    assert float(spectrum[:, 32 // 8 + 1 :].max()) < 1e-9  # smooth: only the lowest quarter of the modes
+    # validation and prediction see the clean inputs
+    seen.clear()
+    task.predict(record, x, x, _identity)
+    assert torch.equal(seen[0][:, 0], x[:, 0, 0])
+    # configuration: off by default, wrapped when set, refused when negative
+    assert isinstance(task_for(Config()), OperatorTask)
+    cfg = Config(train=TrainConfig(mode="autoregressive", input_noise=0.1))
+    wrapped = task_for(cfg)
+    assert isinstance(wrapped, NoisyInputs) and isinstance(wrapped.task, AutoregressiveTask)
+    assert wrapped.lead_dims == 3
+    with pytest.raises(ConfigError, match="input_noise"):
+        TrainConfig(input_noise=-0.1)

@@ -13,7 +13,7 @@ from specops.config import OptimConfig
 from specops.models import Predictor
 from specops.training import Trainer, scheduler_factory
 from specops.training.logging import read_log
-from specops.training.tasks import PushforwardTask
+from specops.training.tasks import NoisyInputs, PushforwardTask
 from tests.helpers import assert_close
 from tests.training.conftest import PairDataset, Standardize, heat, smooth_fields
 
@@ -97,12 +97,14 @@ class Windows(Dataset):
         return {"x": self.traj[i, :2], "y": self.traj[i, 2:]}
 
 
-@pytest.mark.parametrize("mode", ["operator", "pushforward"])
+@pytest.mark.parametrize("mode", ["operator", "pushforward", "noisy-pushforward"])
 def test_interrupted_run_resumes_bit_identically(tmp_path, heat_data, mode):
     if mode == "operator":
         task, (train, val) = (None, 1, 1), heat_data
-    else:  # draws a random unroll depth every step: exercises the restored RNG
-        task, train, val = (PushforwardTask(3), 2, 1), Windows(40, seed=3), Windows(8, seed=4)
+    else:  # draws a random unroll depth (and input noise) every step: exercises the restored RNG
+        inner = PushforwardTask(3)
+        inner = NoisyInputs(inner, 0.1, lead_dims=3) if mode == "noisy-pushforward" else inner
+        task, train, val = (inner, 2, 1), Windows(40, seed=3), Windows(8, seed=4)
     full = _run(tmp_path, "full", task, train, val)
     steps = full.step
     assert steps == 3 * math.ceil(len(train) / 8)

@@ -22,7 +22,7 @@ from specops.pipeline.physics import data_loss, physics_task
 from specops.registry import MODELS
 from specops.training import distributed as ddp
 from specops.training.optim import build_optimizer, scheduler_factory
-from specops.training.tasks import AutoregressiveTask, OperatorTask, PushforwardTask, Task
+from specops.training.tasks import AutoregressiveTask, NoisyInputs, OperatorTask, PushforwardTask, Task
 from specops.training.trainer import Trainer
 from specops.values import ConfigError, coerce, coercible, did_you_mean
 
@@ -224,12 +224,17 @@ def build_model(cfg: Config, data: Any) -> tuple[Config, OperatorModel, list[str
 
 
 def task_for(cfg: Config) -> Task:
-    """The task object for ``train.mode`` (``operator``, ``autoregressive``, ``unrolled``)."""
+    """The task object for ``train.mode`` (``operator``, ``autoregressive``, ``unrolled``), with smooth
+    input noise when ``train.input_noise > 0``."""
     if cfg.train.mode == "operator":
-        return OperatorTask()
-    if cfg.train.mode == "autoregressive":
-        return AutoregressiveTask()
-    return PushforwardTask(cfg.train.unroll_steps)
+        task: Task = OperatorTask()
+    elif cfg.train.mode == "autoregressive":
+        task = AutoregressiveTask()
+    else:
+        task = PushforwardTask(cfg.train.unroll_steps)
+    if cfg.train.input_noise > 0:
+        task = NoisyInputs(task, cfg.train.input_noise, 2 if cfg.train.mode == "operator" else 3)
+    return task
 
 
 _LOOP_OPTIONS = (

@@ -10,6 +10,11 @@
 
 Every task gets the model's forward function, encoded ``x`` and ``y``, the loss and ``feedback``, which
 turns predicted states (encoded as outputs) into inputs (encoded as inputs) for rollouts.
+
+``NoisyInputs(task, level)`` (``train.input_noise``) perturbs the training inputs of any task with smooth
+noise and keeps the clean targets (noise injection, Sanchez-Gonzalez et al., ICML 2020): a one-step model
+then learns to carry a slightly wrong state back towards the data instead of keeping the error, which long
+rollouts and ensemble filters (``specops assimilate --enkf model``) need.
 """
 
 from __future__ import annotations
@@ -118,6 +123,39 @@ class PushforwardTask(AutoregressiveTask):
         return torch.cat(out, dim=1)[:, : y.shape[1]]
 
 
+class NoisyInputs:
+    """``task`` trained on ``x + s xi`` (clean targets): ``xi`` smooth Gaussian noise of unit rms per field
+    (``specops.assimilation.observe.smooth_perturbation``, the lowest quarter of the modes per axis), ``s``
+    uniform in ``[0, level]`` per sample, in the encoded (normalised) units of ``x``. Validation and
+    prediction see the clean inputs. ``lead_dims``: the axes of ``x`` before the spatial ones (2 for
+    operator inputs ``(B, C, *space)``, 3 for histories ``(B, k, C, *space)``).
+    """
+
+    def __init__(self, task: Task, level: float, lead_dims: int) -> None:
+        if not level > 0:
+            raise ValueError(f"input noise level={level} must be positive (0: use the task itself)")
+        self.task, self.level, self.lead_dims = task, float(level), int(lead_dims)
+
+    def perturb(self, x: torch.Tensor) -> torch.Tensor:
+        from specops.assimilation.observe import smooth_perturbation
+
+        scale = self.level * torch.rand(x.shape[0], *([1] * (x.dim() - 1)), device=x.device, dtype=x.dtype)
+        gen = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
+        noise = smooth_perturbation(x.shape, x.dim() - self.lead_dims, gen, x.dtype).to(x.device)
+        return x + scale * noise
+
+    def loss(
+        self, forward: Forward, x: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module, feedback: Feedback
+    ):
+        return self.task.loss(forward, self.perturb(x), y, loss_fn, feedback)
+
+    def predict(self, forward: Forward, x: torch.Tensor, y: torch.Tensor, feedback: Feedback) -> torch.Tensor:
+        return self.task.predict(forward, x, y, feedback)
+
+    def fields(self, y: torch.Tensor) -> torch.Tensor:
+        return self.task.fields(y)
+
+
 def _check_horizon(pred: torch.Tensor, y: torch.Tensor) -> None:
     if pred.shape != y.shape:
         raise ValueError(
@@ -126,4 +164,4 @@ def _check_horizon(pred: torch.Tensor, y: torch.Tensor) -> None:
         )
 
 
-Task = OperatorTask | AutoregressiveTask | PushforwardTask
+Task = OperatorTask | AutoregressiveTask | PushforwardTask | NoisyInputs
