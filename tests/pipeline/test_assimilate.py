@@ -111,3 +111,24 @@ def test_train_dgno_and_invert_from_the_command_line(tmp_path, capsys):
     )
     assert main(["train-dgno", str(ks), "--out", str(tmp_path / "x.pt")]) == 2
     assert "is not a Darcy file" in capsys.readouterr().err
+
+
+def test_a_specops_train_run_is_the_enkf_forecast_model(tmp_path, capsys):
+    # a one-step surrogate from `specops train` (autoregressive, input noise) as the EnKF's forecast
+    ks = make_problem("ks", resolution=32, t_final=6.0, save_interval=1.0, dt=0.05)
+    data = generate_dataset(ks, 6, tmp_path / "ks.h5", progress=False)
+    obs = tmp_path / "obs.h5"
+    assert main(["observe", str(data), "--sensors", "12", "--noise", "0.01", "--out", str(obs)]) == 0
+    run = tmp_path / "run"
+    train = ["train", "--data", str(data), "--epochs", "2", "--batch-size", "8", "--out", str(run),
+             "--set", "train.mode=autoregressive", "--set", "train.input_noise=0.1", "--set", "train.progress=false",
+             "--set", "model.args.hidden_channels=8", "--set", "data.n_val=1", "--set", "data.n_test=1"]  # fmt: skip
+    assert main(train) == 0, capsys.readouterr().err
+    out = tmp_path / "r.json"
+    argv = ["assimilate", str(run), "--data", str(data), "--obs", str(obs), "--enkf", "model",
+            "--members", "8", "--additive", "0.02", "--localization", "4", "--samples", "2", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    res = json.loads(out.read_text())
+    assert set(res["methods"]) == {"rollout", "enkf_model"}
+    err = np.array(res["methods"]["enkf_model"]["error"])
+    assert len(err) == 7 and np.isfinite(err).all() and res["methods"]["rollout"]["error"][0] == 0.0
