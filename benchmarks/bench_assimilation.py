@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-ks", action="store_true")
     p.add_argument("--skip-ns", action="store_true")
     p.add_argument(
-        "--dgno-steps", type=int, default=None, help="DGNO Adam steps (default 1600; 8 with --quick)"
+        "--dgno-steps", type=int, default=None, help="DGNO Adam steps (default 4000; 8 with --quick)"
     )
     p.add_argument("--darcy-draws", type=int, default=None, help="unlabelled Darcy inputs (default 1000)")
     p.add_argument("--skip-darcy", action="store_true")
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     args.fno_steps, args.noda_steps = (20, 10) if q else (600, 400)
     args.members, args.localization = (8, 4.0) if q else (20, 4.0)
     args.darcy_train, args.darcy_test, args.darcy_labels = (20, 4, 40) if q else (100, 50, 1000)
-    args.darcy_draws, args.dgno_steps = (50, 8) if q else (1000, 1600)
+    args.darcy_draws, args.dgno_steps = (50, 8) if q else (1000, 4000)
     args.fno_darcy_steps, args.centres = (20, 10) if q else (800, 30)
     args.inverse_cases = 2 if q else 10
     for key, value in given.items():
