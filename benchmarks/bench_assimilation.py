@@ -175,7 +175,7 @@ def _train_dgno_darcy(a, lo: float, hi: float, steps: int, args) -> tuple[DGNO, 
     residual = WeakDarcyResidual(1.0, n_centres=args.centres, radius=0.05, n_radial=5, flux_weight=30.0)
     epochs = max(1, round(steps * 25 / len(a)))
     t0 = time.perf_counter()
-    fit_dgno(model, a, residual, epochs=epochs, batch_size=25, lr=1e-3, latent_penalty=1e-2,
+    fit_dgno(model, a, residual, epochs=epochs, batch_size=25, lr=3e-3, latent_penalty=1e-2,
              log=print if args.verbose else None)  # fmt: skip
     return model.eval(), time.perf_counter() - t0
 
