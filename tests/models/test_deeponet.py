@@ -32,6 +32,17 @@ def test_multionet_averages_weighted_inner_products_of_the_last_layers():
     assert_close(model.query(x, points)[:, 0], expected, rtol=1e-12, atol=1e-14)
 
 
+def test_multionet_folded_product_equals_the_output_layer_of_the_features():
+    # operator() folds fc_out into one (B, K, l H) x (l H, P) product; it must equal fc_out(features)
+    torch.manual_seed(1)
+    model = MultiONet(2, 1, 3, sensors=4, width=6, n_layers=4, sum_layers=3).double()
+    with torch.no_grad():
+        model.layer_weights.copy_(torch.tensor([0.4, -1.2, 2.0], dtype=torch.float64))
+    values, points = torch.randn(2, 16, dtype=torch.float64), torch.rand(9, 2, dtype=torch.float64)
+    expected = model.fc_out(model.features(values, points)).transpose(1, 2)
+    assert_close(model.operator(values, points), expected, rtol=1e-12, atol=1e-14)
+
+
 def test_grid_output_is_the_query_at_the_nodes_and_sensors_are_interpolated_exactly_on_linear_data():
     torch.manual_seed(0)
     model = specops.create_model("multionet-2d", sensors=4, width=8, n_layers=2, sum_layers=2)

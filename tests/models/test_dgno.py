@@ -49,3 +49,67 @@ def test_bad_arguments_are_named():
         DGNO(a_range=(5.0, 5.0))
     with pytest.raises(ValueError, match="square"):
         tiny()(torch.ones(1, 1, 5, 6, dtype=torch.float64))
+
+
+def test_weak_residuals_vanish_for_a_piecewise_constant_manufactured_solution_read_at_the_nearest_node():
+    # a = 3 for x < 1/2, 12 beyond, on 8 nodes (the jump midway between nodes 3 and 4); phi(x) =
+    # x (1 - x) (x - 1/2), u = phi(x) sin(pi y) / a(x) is kinked at the jump but continuous (phi(1/2) = 0)
+    # and its flux s = a grad u = (phi' sin(pi y), pi phi cos(pi y)) is smooth, f = -div s.
+    from specops.physics.weak import WeakDarcyResidual
+    from specops.training.dgno import coefficient_reader
+
+    pi = torch.pi
+    nodes = node_points(8, torch.float64)
+    a_nodes = torch.where(nodes[:, 0] < 0.5, 3.0, 12.0).reshape(1, 1, 8, 8).double()
+
+    def flux(p):
+        x, y = p[:, 0], p[:, 1]
+        phi, dphi = x * (1 - x) * (x - 0.5), -3 * x**2 + 3 * x - 0.5
+        return torch.stack([dphi * torch.sin(pi * y), pi * phi * torch.cos(pi * y)], -1)
+
+    def f(p):
+        x, y = p[:, 0], p[:, 1]
+        return (6 * x - 3 + pi**2 * x * (1 - x) * (x - 0.5)) * torch.sin(pi * y)
+
+    res = WeakDarcyResidual(f, n_centres=40, radius=0.1, n_radial=7)
+    pts = res.sample_points(torch.Generator().manual_seed(0), torch.float64)
+    a_exact = torch.where(pts[:, 0] < 0.5, 3.0, 12.0).double()
+    assert torch.equal(coefficient_reader("nearest")(a_nodes, pts)[0], a_exact)
+    s = flux(pts)[None]
+    grad_u = s / a_exact[:, None]
+    t = res.terms(pts, s, grad_u, coefficient_reader("nearest")(a_nodes, pts))
+    assert t["flux"].abs().max() < 1e-28 and t["weak"].abs().max() < 1e-7
+    # a 10 % wrong flux breaks the weak form; the bilinear reading blends 3 and 12 over the jump's cell
+    wrong = res.terms(pts, 1.1 * s, 1.1 * grad_u, a_exact[None])
+    assert wrong["weak"].abs().max() > 1e-2
+    blended = res.terms(pts, s, grad_u, coefficient_reader("bilinear")(a_nodes, pts))
+    assert blended["flux"].max() > 1e-3
+    with pytest.raises(ValueError, match="interpolation='cubic'"):
+        coefficient_reader("cubic")
+
+
+def test_output_scales_multiply_the_decoders_and_follow_the_1d_solution():
+    from specops.models.dgno import darcy_scales
+
+    assert darcy_scales(2.0, (4.0, 9.0)) == (2.0 / (8 * 6.0), 1.0)
+    base, scaled = tiny(), tiny(u_scale=0.5, flux_scale=3.0)
+    beta, pts = torch.tanh(torch.randn(2, 4, dtype=torch.float64)), torch.rand(5, 2, dtype=torch.float64)
+    assert_close(scaled.u_at(beta, pts), 0.5 * base.u_at(beta, pts), rtol=1e-14)
+    assert_close(scaled.flux_at(beta, pts), 3.0 * base.flux_at(beta, pts), rtol=1e-14)
+    with pytest.raises(ValueError, match="u_scale=0"):
+        tiny(u_scale=0.0)
+
+
+def test_latent_penalty_adds_the_mean_square_of_the_encoder_logits():
+    from specops.physics.weak import WeakDarcyResidual
+    from specops.training.dgno import dgno_loss, fit_dgno
+
+    model = tiny()
+    a = 3 + 9 * (torch.rand(3, 1, 5, 5, generator=torch.Generator().manual_seed(2)) > 0.5).double()
+    res = WeakDarcyResidual(n_centres=3, radius=0.1, n_radial=3)
+    plain, _ = dgno_loss(model, a, res, generator=torch.Generator().manual_seed(0))
+    pen, _ = dgno_loss(model, a, res, generator=torch.Generator().manual_seed(0), latent_penalty=0.5)
+    assert_close(pen - plain, 0.5 * model.latent_logits(a).pow(2).mean(), rtol=1e-10)
+    assert torch.equal(torch.tanh(model.latent_logits(a)), model.encode(a))
+    with pytest.raises(ValueError, match="latent_penalty=-1"):
+        fit_dgno(model, a, res, epochs=1, latent_penalty=-1)

@@ -52,3 +52,22 @@ def test_bad_options_are_named():
         WeakDarcyResidual(radius=0.6)
     with pytest.raises(ValueError, match="n_centres=0"):
         WeakDarcyResidual(n_centres=0)
+
+
+def test_flux_weight_scales_only_the_flux_residual():
+    pts = WeakDarcyResidual(n_centres=5, radius=0.1).sample_points(
+        torch.Generator().manual_seed(0), torch.float64
+    )
+    gen = torch.Generator().manual_seed(1)
+    flux, grad_u = torch.randn(2, len(pts), 2, generator=gen, dtype=torch.float64).unbind(0)
+    a = 1 + torch.rand(len(pts), generator=gen, dtype=torch.float64)
+    args = (pts, flux[None], grad_u[None], a[None])
+    plain, heavy = (
+        WeakDarcyResidual(n_centres=5, radius=0.1),
+        WeakDarcyResidual(n_centres=5, radius=0.1, flux_weight=30),
+    )
+    t = plain.terms(*args)
+    assert_close(heavy.loss(*args) - plain.loss(*args), 29 * t["flux"].mean(), rtol=1e-12)
+    assert_close(plain.loss(*args), t["flux"].mean() + math.sqrt(5) * t["weak"].pow(2).mean(), rtol=1e-12)
+    with pytest.raises(ValueError, match="flux_weight=-1"):
+        WeakDarcyResidual(flux_weight=-1)

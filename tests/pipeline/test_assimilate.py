@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+import specops
 from specops.cli import main
 from specops.data.generate import generate_dataset
 from specops.solvers.problems import make_problem
@@ -95,7 +96,12 @@ def test_train_dgno_and_invert_from_the_command_line(tmp_path, capsys):
     darcy = generate_dataset(make_problem("darcy", resolution=9), 4, tmp_path / "d.h5", progress=False)
     model = tmp_path / "dgno.pt"
     args = ["--epochs", "1", "--latent", "4", "--width", "8", "--centres", "4", "--batch-size", "2"]
+    args += ["--flux-weight", "5", "--latent-penalty", "0.1", "--interpolation", "bilinear"]
     assert main(["train-dgno", str(darcy), "--out", str(model), *args]) == 0
+    from specops.models.dgno import darcy_scales
+
+    trained = specops.load(model)
+    assert (trained.u_scale, trained.flux_scale) == darcy_scales(1.0, (trained.a_lo, trained.a_hi))
     out = tmp_path / "inv.json"
     cmd = ["invert", str(model), "--data", str(darcy), "--sensors", "5", "--noise", "0.01", "--cases", "1"]
     assert main([*cmd, "--samples", "2", "--steps", "20", "--out", str(out)]) == 0

@@ -35,7 +35,9 @@ def test_online_run_streams_logs_and_resumes_the_same_stream(tmp_path):
     _train(out, "--epochs", "2", "--set", "train.max_steps=7", "--max-samples", "48")  # stops mid-epoch
     stats = json.loads((out / "stream.json").read_text())
     first = _stream_state(out / "checkpoints" / "last.pt")
-    assert stats["samples_received"] == first["buffer"]["received"] <= 48
+    # stream.json is written after the last checkpoint, and the solver workers keep delivering until the
+    # stream closes: it may count a few samples more than the checkpoint (seen: 42 against 40)
+    assert first["buffer"]["received"] <= stats["samples_received"] <= 48
     hist = {int(k): v for k, v in stats["times_seen_histogram"].items()}
     assert sum(k * v for k, v in hist.items()) == 7 * 4  # 7 steps of 4 samples drawn
     records = read_log(out)

@@ -77,7 +77,8 @@ def _cmd_train_dgno(args: argparse.Namespace) -> int:
 
     train_dgno(
         args.data, args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, latent=args.latent,
-        width=args.width, centres=args.centres, radius=args.radius, seed=args.seed, overwrite=args.overwrite,
+        width=args.width, centres=args.centres, radius=args.radius, flux_weight=args.flux_weight,
+        latent_penalty=args.latent_penalty, interpolation=args.interpolation, seed=args.seed, overwrite=args.overwrite,
     )  # fmt: skip
     print(f"wrote {args.out}")
     return 0
@@ -185,6 +186,12 @@ def add_commands(sub) -> None:
     td.add_argument("--width", type=int, default=100, help="MultiONet width (default 100)")
     td.add_argument("--centres", type=int, default=100, help="test functions per step (default 100)")
     td.add_argument("--radius", type=float, default=0.05, help="test-function support radius (default 0.05)")
+    td.add_argument("--flux-weight", type=float, default=30.0, help="weight of |s - a grad u|^2 (default 30)")
+    td.add_argument("--latent-penalty", type=float, default=1e-2, help="weight of mean(z^2) (default 0.01)")
+    td.add_argument(
+        "--interpolation", choices=("nearest", "bilinear"), default="nearest",
+        help="a between the nodes: nearest (piecewise constant, default) or bilinear",
+    )  # fmt: skip
     td.add_argument("--seed", type=int, default=0)
     td.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     td.set_defaults(func=_cmd_train_dgno)

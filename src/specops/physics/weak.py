@@ -6,8 +6,10 @@ and no second derivative,
 
     r_1 = || s - a grad u ||^2 (mean over quadrature points),      r_2(c) = int s . grad v dx - int f v dx,
 
-and the loss ``mean(r_1) + sqrt(n_c) mean(r_2^2)`` (Zang & Koutsourelakis, "DGenNO", arXiv 2502.06250,
-sec. 3; code yaohua32/DGenNO). Here ``r_2`` is divided by the test function's mass ``int v dx = pi R^2 / 7``,
+and the loss ``w_1 mean(r_1) + sqrt(n_c) mean(r_2^2)`` (Zang & Koutsourelakis, "DGenNO", arXiv 2502.06250,
+sec. 3; code yaohua32/DGenNO, where ``w_1 = 1``). ``u`` enters only through ``r_1``: with ``w_1 = 1`` a flux
+10 % off ``a grad u`` costs 100x less than a weak residual 10 % of ``f`` (the flux is about ``f / 5``), and
+on one fixed coefficient ``w_1 = 30`` reached the same error of ``u`` in 2.5x fewer steps. Here ``r_2`` is divided by the test function's mass ``int v dx = pi R^2 / 7``,
 so it is an average of the residual in the units of ``f`` whatever the radius (unnormalised, it is
 ``O(R^2 f)``: with ``R = 0.05`` about 1e-3 f, and the squared term vanishes beside the reconstruction loss). The test functions are Wendland's C^2 function
 
@@ -67,16 +69,27 @@ class WeakDarcyResidual:
         Support radius ``R`` (centres are drawn in ``[R, 1 - R]^2`` so supports stay inside the domain).
     n_radial : int
         Radial quadrature nodes (angles: twice as many).
+    flux_weight : float
+        ``w_1``, the weight of the flux residual in :meth:`loss` (DGenNO: 1).
     """
 
     def __init__(
-        self, forcing: Forcing = 1.0, *, n_centres: int = 100, radius: float = 0.05, n_radial: int = 7
+        self,
+        forcing: Forcing = 1.0,
+        *,
+        n_centres: int = 100,
+        radius: float = 0.05,
+        n_radial: int = 7,
+        flux_weight: float = 1.0,
     ) -> None:
         if int(n_centres) < 1:
             raise ValueError(f"n_centres={n_centres} must be a positive number of test functions")
         if not 0 < radius < 0.5:
             raise ValueError(f"radius={radius} must be in (0, 0.5) for supports inside the unit square")
+        if not float(flux_weight) >= 0:
+            raise ValueError(f"flux_weight={flux_weight} must be >= 0 (the weight of |s - a grad u|^2)")
         self.forcing, self.n_centres, self.radius = forcing, int(n_centres), float(radius)
+        self.flux_weight = float(flux_weight)
         self.nodes, self.weights = disc_quadrature(n_radial)
 
     def sample_points(
@@ -120,6 +133,6 @@ class WeakDarcyResidual:
     def loss(
         self, points: torch.Tensor, flux: torch.Tensor, grad_u: torch.Tensor, a: torch.Tensor
     ) -> torch.Tensor:
-        """``mean(r_1) + sqrt(n_c) mean(r_2^2)`` (DGenNO's weighting)."""
+        """``w_1 mean(r_1) + sqrt(n_c) mean(r_2^2)`` (DGenNO's weighting with ``w_1 = 1``)."""
         t = self.terms(points, flux, grad_u, a)
-        return t["flux"].mean() + math.sqrt(self.n_centres) * t["weak"].pow(2).mean()
+        return self.flux_weight * t["flux"].mean() + math.sqrt(self.n_centres) * t["weak"].pow(2).mean()

@@ -22,7 +22,7 @@ from specops.assimilation.inverse import sample_posterior
 from specops.atomic import atomic_path
 from specops.data.io import read_info
 from specops.data.schema import check_usable
-from specops.models.dgno import DGNO, node_points
+from specops.models.dgno import DGNO, darcy_scales, node_points
 from specops.values import ConfigError
 
 
@@ -54,11 +54,18 @@ def train_dgno(
     width: int = 100,
     centres: int = 100,
     radius: float = 0.05,
+    flux_weight: float = 30.0,
+    latent_penalty: float = 1e-2,
+    interpolation: str = "nearest",
     seed: int = 0,
     overwrite: bool = False,
     log: Callable[[str], None] = print,
 ) -> DGNO:
-    """Train a DGNO on the coefficients of ``data_path`` without their solutions; save it to ``out``."""
+    """Train a DGNO on the coefficients of ``data_path`` without their solutions; save it to ``out``.
+
+    The model's output scales are :func:`~specops.models.dgno.darcy_scales` of the file's ``f`` and ``a``;
+    ``flux_weight``, ``latent_penalty`` and ``interpolation`` are those of ``fit_dgno`` / ``WeakDarcyResidual``.
+    """
     from specops.models.serialization import save
     from specops.physics.weak import WeakDarcyResidual
     from specops.seeding import seed_everything
@@ -72,12 +79,23 @@ def train_dgno(
     lo, hi = float(a.min()), float(a.max())
     if not hi > lo:
         raise ConfigError(f"{data_path}: the coefficient is constant ({lo}); DGNO reconstructs a varying a")
-    model = DGNO(lattice=a.shape[-1], latent=latent, width=width, a_range=(lo, hi))
-    residual = WeakDarcyResidual(forcing, n_centres=centres, radius=radius)
+    u_scale, flux_scale = darcy_scales(forcing, (lo, hi))
+    model = DGNO(
+        lattice=a.shape[-1],
+        latent=latent,
+        width=width,
+        a_range=(lo, hi),
+        u_scale=u_scale,
+        flux_scale=flux_scale,
+    )
+    residual = WeakDarcyResidual(forcing, n_centres=centres, radius=radius, flux_weight=flux_weight)
     log(
         f"DGNO: {sum(p.numel() for p in model.parameters())} parameters, {a.shape[0]} coefficient fields, f={forcing}"
     )
-    fit_dgno(model, a, residual, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, log=log)
+    fit_dgno(
+        model, a, residual, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, interpolation=interpolation,
+        latent_penalty=latent_penalty, log=log,
+    )  # fmt: skip
     save(model, out)
     return model
 
