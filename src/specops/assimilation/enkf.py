@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from specops.assimilation.observe import PointSensors, smooth_perturbation
+from specops.assimilation.observe import PointSensors
+from specops.spectral.filters import smooth_perturbation
 
 Forecast = Callable[[torch.Tensor], torch.Tensor]
 

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from specops.spectral.filters import smooth_perturbation  # noqa: F401 (re-exported: the filters' noise)
+
 
 class PointSensors:
     """Multilinear interpolation ``H`` from a uniform grid to sensor points; ``H^T`` its adjoint.
@@ -165,23 +167,3 @@ def add_noise(clean: torch.Tensor, sigma: float, generator: torch.Generator) -> 
         raise ValueError(f"noise standard deviation {sigma!r} must be >= 0")
     eps = torch.randn(clean.shape, generator=generator, dtype=torch.float64)
     return (clean.double() + sigma * eps).to(clean.dtype)
-
-
-def smooth_perturbation(
-    shape: Sequence[int], ndim: int, generator: torch.Generator, dtype: torch.dtype = torch.float32
-) -> torch.Tensor:
-    """Gaussian noise of ``shape`` kept on the lowest quarter of Fourier modes per axis, unit rms per field.
-
-    The background error of the filters: white noise at every node would excite the grid scale, which a
-    stiff solver (KS, Navier-Stokes) damps in one step anyway but which can destabilise its explicit terms.
-    """
-    noise = torch.randn(tuple(shape), generator=generator, dtype=torch.float64)
-    dims = tuple(range(-ndim, 0))
-    spec = torch.fft.rfftn(noise, dim=dims)
-    for axis, n in enumerate(shape[-ndim:]):
-        k = torch.fft.rfftfreq(n) if axis == ndim - 1 else torch.fft.fftfreq(n).abs()
-        keep = (k * n <= max(1, n // 8)).to(spec.dtype)
-        spec = spec * keep.reshape([-1] + [1] * (ndim - 1 - axis))
-    smooth = torch.fft.irfftn(spec, s=tuple(shape[-ndim:]), dim=dims)
-    rms = smooth.flatten(-ndim).pow(2).mean(-1).sqrt().clamp(min=1e-300)
-    return (smooth / rms.reshape(*rms.shape, *([1] * ndim))).to(dtype)

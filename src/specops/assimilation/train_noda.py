@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from specops.assimilation.noda import NODA
-from specops.assimilation.observe import PointSensors, random_points, smooth_perturbation
+from specops.assimilation.observe import PointSensors, random_points
+from specops.spectral.filters import smooth_perturbation
 
 
 def fit_noda(

@@ -25,7 +25,6 @@ import torch
 
 from specops.assimilation.enkf import EnsembleKalmanFilter
 from specops.assimilation.noda import NODA
-from specops.assimilation.observe import smooth_perturbation
 from specops.assimilation.obsfile import (
     Observations,
     TrajectoryData,
@@ -38,6 +37,7 @@ from specops.assimilation.obsfile import (
 from specops.atomic import atomic_path
 from specops.physics.build import equation_from_metadata
 from specops.solvers.integrate import integrate
+from specops.spectral.filters import smooth_perturbation
 from specops.values import ConfigError
 
 EnKFChoice = Literal["none", "solver", "model", "both"]

@@ -14,6 +14,10 @@ coarser, ``Delta = ratio * dx``: the Fourier modes ``|k_i| < n_i / (2 ratio)`` o
 kept (exact sampling for the cut-off filter; for the box and Gaussian filters the discarded modes are
 those the LES grid cannot hold). Every filter is linear and diagonal in Fourier space, so it commutes with
 derivatives and keeps a divergence-free field divergence-free.
+
+``smooth_perturbation`` draws low-pass Gaussian random fields (white noise cut to the lowest quarter of the
+modes per axis, unit rms per field): the background and model errors of the filters in
+``specops.assimilation`` and the input noise of ``train.input_noise``.
 """
 
 from __future__ import annotations
@@ -141,3 +145,23 @@ def coarse_grain(
     lengths = per_dim(lengths, ndim, "lengths")
     width = ratio * lengths[0] / space[0]
     return spectral_truncate(apply_filter(u, kind, width, ndim, lengths), [n // ratio for n in space])
+
+
+def smooth_perturbation(
+    shape: Sequence[int], ndim: int, generator: torch.Generator, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """Gaussian noise of ``shape`` kept on the lowest quarter of Fourier modes per axis, unit rms per field.
+
+    The background error of the data-assimilation filters: white noise at every node would excite the grid scale, which a
+    stiff solver (KS, Navier-Stokes) damps in one step anyway but which can destabilise its explicit terms.
+    """
+    noise = torch.randn(tuple(shape), generator=generator, dtype=torch.float64)
+    dims = tuple(range(-ndim, 0))
+    spec = torch.fft.rfftn(noise, dim=dims)
+    for axis, n in enumerate(shape[-ndim:]):
+        k = torch.fft.rfftfreq(n) if axis == ndim - 1 else torch.fft.fftfreq(n).abs()
+        keep = (k * n <= max(1, n // 8)).to(spec.dtype)
+        spec = spec * keep.reshape([-1] + [1] * (ndim - 1 - axis))
+    smooth = torch.fft.irfftn(spec, s=tuple(shape[-ndim:]), dim=dims)
+    rms = smooth.flatten(-ndim).pow(2).mean(-1).sqrt().clamp(min=1e-300)
+    return (smooth / rms.reshape(*rms.shape, *([1] * ndim))).to(dtype)

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from specops.models.rollout import advance, autoregressive_step, flatten_window
+from specops.spectral.filters import smooth_perturbation
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 Feedback = Callable[[torch.Tensor], torch.Tensor]
@@ -125,7 +126,7 @@ class PushforwardTask(AutoregressiveTask):
 
 class NoisyInputs:
     """``task`` trained on ``x + s xi`` (clean targets): ``xi`` smooth Gaussian noise of unit rms per field
-    (``specops.assimilation.observe.smooth_perturbation``, the lowest quarter of the modes per axis), ``s``
+    (``specops.spectral.filters.smooth_perturbation``, the lowest quarter of the modes per axis), ``s``
     uniform in ``[0, level]`` per sample, in the encoded (normalised) units of ``x``. Validation and
     prediction see the clean inputs. ``lead_dims``: the axes of ``x`` before the spatial ones (2 for
     operator inputs ``(B, C, *space)``, 3 for histories ``(B, k, C, *space)``).
@@ -137,8 +138,6 @@ class NoisyInputs:
         self.task, self.level, self.lead_dims = task, float(level), int(lead_dims)
 
     def perturb(self, x: torch.Tensor) -> torch.Tensor:
-        from specops.assimilation.observe import smooth_perturbation
-
         scale = self.level * torch.rand(x.shape[0], *([1] * (x.dim() - 1)), device=x.device, dtype=x.dtype)
         gen = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
         noise = smooth_perturbation(x.shape, x.dim() - self.lead_dims, gen, x.dtype).to(x.device)
