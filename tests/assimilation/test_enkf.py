@@ -88,6 +88,9 @@ def test_additive_inflation_adds_model_error_of_the_given_size():
     assert abs(spread - 0.3) < 1e-9  # each member's noise has unit rms over the field
     assert float((out.mean(0) - base[0]).abs().max()) < 6 * 0.3 / 4000**0.5  # mean kept up to sampling error
     assert torch.equal(EnsembleKalmanFilter(lambda x: x, 4, coords=coords).inflate(ens[:4]), ens[:4])
+    # without a generator the noise comes from the global RNG: two calls differ
+    filt = EnsembleKalmanFilter(lambda x: x, 4, coords=coords, additive=0.3)
+    assert not torch.equal(filt.inflate(ens[:4]), filt.inflate(ens[:4]))
 
 
 def test_filter_tracks_a_linear_advection_from_a_wrong_start():

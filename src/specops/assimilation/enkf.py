@@ -5,7 +5,7 @@ observations ``y`` with noise covariance ``R = sigma^2 I``. One cycle:
 
 1. forecast: ``x_i <- M(x_i)`` for every member (``M`` any batched one-step map: the specops solver or a
    trained surrogate), then inflation ``x_i <- xbar + lambda (x_i - xbar) + q xi_i`` (``xi_i`` smooth
-   Gaussian fields of unit rms, ``specops.assimilation.observe.smooth_perturbation``): the additive term
+   Gaussian fields of unit rms, ``specops.spectral.filters.smooth_perturbation``): the additive term
    stands for the forecast model's own error (Hamill & Whitaker 2005), which a surrogate has and the
    ensemble spread of a deterministic model does not show;
 2. analysis (Burgers, van Leeuwen & Evensen 1998, perturbed observations):
@@ -156,7 +156,11 @@ class EnsembleKalmanFilter:
             ensemble = mean + self.inflation * (ensemble - mean)
         if self.additive > 0:
             ndim = len(self.coords)
-            noise = smooth_perturbation(ensemble.shape, ndim, generator or torch.Generator(), ensemble.dtype)
+            if (
+                generator is None
+            ):  # draw from the global RNG (a fresh Generator would repeat its default seed)
+                generator = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
+            noise = smooth_perturbation(ensemble.shape, ndim, generator, ensemble.dtype)
             ensemble = ensemble + self.additive * noise.to(ensemble.device)
         return ensemble
 

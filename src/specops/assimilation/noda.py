@@ -17,9 +17,11 @@ interpolation and spread by a periodic Gaussian ``G`` whose width is ``smoothing
 (``(N / S)^(1/d)`` nodes for ``S`` sensors on ``N`` nodes, ``rho = S / N``): ``d`` is the normalised-convolution
 (Nadaraya-Watson) interpolation of the innovation and ``c`` the sensor coverage (mean 1), so the gain reads
 fields at the scale of the state whatever the sensor density; a single point value would otherwise reach an
-FNO with truncated modes as a spike it cannot resolve. ``alpha`` (a learned scalar per channel, zero at
-initialisation, as is ``K_theta``'s output) weights the interpolated innovation where sensors are dense, an
-optimal-interpolation-like first guess of the gain. Sensors may move and their number change from step to
+FNO with truncated modes as a spike it cannot resolve. ``alpha`` (a learned scalar per channel, 0.5 at
+initialisation, while ``K_theta``'s output starts at zero) weights the interpolated innovation where sensors
+are dense, an optimal-interpolation-like first guess of the gain. With ``smoothing = 0`` the innovation is
+only scattered onto the nodes (``d = H_k^T [y_k - E(u_k^f)] / rho``, ``c = H_k^T 1 / rho``) and there is no
+``alpha`` term. Sensors may move and their number change from step to
 step; a step with no measurement is prediction only (``u^a = u^f``).
 """
 
@@ -98,8 +100,10 @@ class NODA(OperatorModel):
         )
         nn.init.zeros_(last.weight)  # no correction before training: u^a = u^f
         nn.init.zeros_(last.bias)
-        self.nudge = nn.Parameter(torch.full((c,), 0.5))
         self.smoothing = float(smoothing)
+        # alpha: the weight of the interpolated innovation (only when there is an interpolation)
+        self.nudge = nn.Parameter(torch.full((c,), 0.5)) if self.smoothing > 0 else None
+        self._kernels: dict[tuple, torch.Tensor] = {}
         self.semigroup = dict(semigroup) if semigroup else None
         self._equation = None
         if self.semigroup:
@@ -137,14 +141,16 @@ class NODA(OperatorModel):
         if self.smoothing == 0:
             return field
         shape = tuple(field.shape[-self.dim :])
-        width = self.smoothing * spacing
-        symbol = torch.ones((), dtype=torch.float64)
-        for axis, n in enumerate(shape):
-            k = torch.fft.rfftfreq(n) if axis == self.dim - 1 else torch.fft.fftfreq(n)
-            g = torch.exp(-0.5 * (2 * math.pi * k.double() * width) ** 2)
-            symbol = symbol[..., None] * g if axis else g
-        spec = rfftn(field, self.dim) * symbol.to(device=field.device, dtype=field.dtype)
-        return irfftn(spec, shape)
+        key = (shape, float(spacing), field.dtype, field.device)
+        if key not in self._kernels:  # fixed sensors: the same kernel every step
+            width = self.smoothing * spacing
+            symbol = torch.ones((), dtype=torch.float64)
+            for axis, n in enumerate(shape):
+                k = torch.fft.rfftfreq(n) if axis == self.dim - 1 else torch.fft.fftfreq(n)
+                g = torch.exp(-0.5 * (2 * math.pi * k.double() * width) ** 2)
+                symbol = symbol[..., None] * g if axis else g
+            self._kernels[key] = symbol.to(device=field.device, dtype=field.dtype)
+        return irfftn(rfftn(field, self.dim) * self._kernels[key], shape)
 
     def innovation_fields(
         self, innovation: torch.Tensor, sensors: PointSensors, like: torch.Tensor
@@ -169,7 +175,7 @@ class NODA(OperatorModel):
         d, c = self.innovation_fields(y.to(uf) - predicted, sensors, uf)
         shape = (1, -1) + (1,) * self.dim
         correction = self.gain(torch.cat([uf, d, c], 1))
-        if self.smoothing > 0:  # an interpolated innovation: weighted where the sensors are dense
+        if self.nudge is not None:  # an interpolated innovation: weighted where the sensors are dense
             correction = correction + self.nudge.reshape(shape) * (c / (1 + c)) * d
         return uf + correction, predicted
 

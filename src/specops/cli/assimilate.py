@@ -21,26 +21,19 @@ def _cmd_observe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count_or_range(text: str) -> int | tuple[int, int]:
-    """``N`` or ``LO:HI`` (argparse type of ``--sensors``)."""
-    try:
-        parts = [int(v) for v in text.split(":")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a count N or a range LO:HI of integers") from None
-    if len(parts) not in (1, 2):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a count N or a range LO:HI of integers")
-    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+def _one_or_range(cast: type, what: str):
+    """An argparse type for ``V`` or ``LO:HI`` (``cast`` each part): ``--sensors``, ``--init-error``."""
 
+    def parse(text: str):
+        try:
+            parts = [cast(v) for v in text.split(":")]
+        except ValueError:
+            parts = []
+        if len(parts) not in (1, 2):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} N or a range LO:HI")
+        return parts[0] if len(parts) == 1 else (parts[0], parts[1])
 
-def _float_or_range(text: str) -> float | tuple[float, float]:
-    """``E`` or ``LO:HI`` (argparse type of ``--init-error``)."""
-    try:
-        parts = [float(v) for v in text.split(":")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number E or a range LO:HI") from None
-    if len(parts) not in (1, 2):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number E or a range LO:HI")
-    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+    return parse
 
 
 def _cmd_train_noda(args: argparse.Namespace) -> int:
@@ -116,7 +109,7 @@ def add_commands(sub) -> None:
     tn.add_argument("data", help="trajectory file (.h5) for training")
     tn.add_argument("--out", required=True, help="model file to write (.pt; specops.load reads it)")
     tn.add_argument(
-        "--sensors", type=_count_or_range, required=True,
+        "--sensors", type=_one_or_range(int, "a count"), required=True,
         help="sensors drawn at random in every window step: N, or LO:HI for a count drawn per window",
     )  # fmt: skip
     tn.add_argument("--noise", type=float, required=True, help="relative noise of the synthetic sensors")
@@ -130,14 +123,16 @@ def add_commands(sub) -> None:
     tn.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (default 1e-3)")
     tn.add_argument("--missing", type=float, default=0.0, help="probability a step has no measurement")
     tn.add_argument(
-        "--init-error", type=_float_or_range, default=0.5,
-        help="background error relative to the rms: E, or LO:HI drawn per window (default 0.5)",
+        "--init-error", type=_one_or_range(float, "a number"), default=(0.0, 0.5),
+        help="background error relative to the rms: E, or LO:HI drawn per window (default 0:0.5)",
     )  # fmt: skip
     tn.add_argument(
-        "--prediction-noise", type=float, default=0.0,
-        help="input noise (relative to the rms) of the one-step prediction loss (default 0; 0.1 typical)",
+        "--prediction-noise", type=float, default=0.1,
+        help="input noise (relative to the rms) of the one-step prediction loss (default 0.1; 0: none)",
     )  # fmt: skip
-    tn.add_argument("--pretrain-steps", type=int, default=0, help="prediction-only steps first (default 0)")
+    tn.add_argument(
+        "--pretrain-steps", type=int, default=300, help="prediction-only steps first (default 300)"
+    )
     tn.add_argument(
         "--smoothing", type=float, default=0.5,
         help="Gaussian width of the innovation interpolation in mean sensor spacings (default 0.5; 0: none)",

@@ -227,9 +227,9 @@ def train_noda(
     batch_size: int = 8,
     lr: float = 1e-3,
     missing: float = 0.0,
-    init_error: float | tuple[float, float] = 0.5,
-    prediction_noise: float = 0.0,
-    pretrain_steps: int = 0,
+    init_error: float | tuple[float, float] = (0.0, 0.5),
+    prediction_noise: float = 0.1,
+    pretrain_steps: int = 300,
     smoothing: float = 0.5,
     seed: int = 0,
     overwrite: bool = False,
@@ -238,7 +238,8 @@ def train_noda(
     """Train a NODA on every trajectory of ``data_path`` with synthetic sensors; save it to ``out``.
 
     ``sensors`` a count or a range ``(lo, hi)`` drawn per window; ``init_error``, ``prediction_noise`` and
-    ``pretrain_steps`` as in :func:`specops.assimilation.fit_noda`, ``smoothing`` as in :class:`NODA`.
+    ``pretrain_steps`` as in :func:`specops.assimilation.fit_noda`, ``smoothing`` as in :class:`NODA`. The
+    defaults are the recipe of ``benchmarks/bench_assimilation.py`` (RESULTS.md), not ``fit_noda``'s plain ones.
     """
     from specops.assimilation.noda import noda_semigroup
     from specops.assimilation.train_noda import fit_noda
