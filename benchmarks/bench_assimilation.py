@@ -56,6 +56,38 @@ from specops.solvers.problems import make_problem
 from specops.training.dgno import fit_dgno
 
 
+def fit_relative_l2(
+    model: torch.nn.Module,
+    forward,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    steps: int,
+    batch: int,
+    lr: float,
+    schedule: str = "cosine",
+    perturb=None,
+) -> float:
+    """Adam on the mean relative L2 error of ``forward(x[idx])`` against ``y[idx]`` (random batches of ``batch``);
+    ``schedule`` "cosine" or "step" (halved every steps / 5); ``perturb(inputs)`` (optional) alters the inputs
+    only. Returns the wall seconds; ``model`` ends in eval mode."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    else:
+        sched = torch.optim.lr_scheduler.StepLR(opt, max(1, steps // 5), 0.5)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        idx = torch.randint(len(x), (batch,))
+        inp = x[idx] if perturb is None else perturb(x[idx])
+        loss = ((forward(inp) - y[idx]).flatten(1).norm(dim=1) / y[idx].flatten(1).norm(dim=1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    model.eval()
+    return time.perf_counter() - t0
+
+
 def train_step_fno(
     data: torch.Tensor, modes: int, width: int, steps: int, input_noise: float = 0.0, seed: int = 0
 ) -> torch.nn.Module:
@@ -71,21 +103,14 @@ def train_step_fno(
     fno = FNO([modes] * d, 1, 1, width, 4)
     x, y = data[:, :-1].flatten(0, 1), data[:, 1:].flatten(0, 1)
     rms = float(data.double().pow(2).mean().sqrt())
-    opt = torch.optim.Adam(fno.parameters(), lr=2e-3)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    for _ in range(steps):
-        idx = torch.randint(len(x), (16,))
-        inp = x[idx]
-        if input_noise > 0:
-            level = input_noise * rms * torch.rand(16, *([1] * (inp.dim() - 1)), generator=gen)
-            inp = inp + level * smooth_perturbation(inp.shape, d, gen)
-        pred = inp + fno(inp)
-        loss = ((pred - y[idx]).flatten(1).norm(dim=1) / y[idx].flatten(1).norm(dim=1)).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    fno.eval()
+
+    def noisy(inp: torch.Tensor) -> torch.Tensor:
+        level = input_noise * rms * torch.rand(len(inp), *([1] * (inp.dim() - 1)), generator=gen)
+        return inp + level * smooth_perturbation(inp.shape, d, gen)
+
+    fit_relative_l2(
+        fno, lambda u: u + fno(u), x, y, steps, 16, 2e-3, perturb=noisy if input_noise > 0 else None
+    )
     return lambda u: u + fno(u)
 
 
@@ -190,19 +215,8 @@ def _train_fno_darcy(a, u, lo: float, hi: float, steps: int) -> tuple[torch.nn.M
     torch.manual_seed(0)
     fno = FNO([12, 12], 1, 1, 32, 4)
     scale = float(u.abs().max())
-    opt = torch.optim.Adam(fno.parameters(), lr=2e-3)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        idx = torch.randint(len(a), (16,))
-        pred = fno((a[idx] - lo) / (hi - lo)) * scale
-        loss = ((pred - u[idx]).flatten(1).norm(dim=1) / u[idx].flatten(1).norm(dim=1)).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    fno.eval()
-    return (lambda x: fno((x - lo) / (hi - lo)) * scale), time.perf_counter() - t0
+    forward = lambda x: fno((x - lo) / (hi - lo)) * scale  # noqa: E731
+    return forward, fit_relative_l2(fno, forward, a, u, steps, 16, 2e-3)
 
 
 def _train_dgno_supervised(a, u, lo: float, hi: float, steps: int) -> tuple[DGNO, float]:
@@ -212,17 +226,7 @@ def _train_dgno_supervised(a, u, lo: float, hi: float, steps: int) -> tuple[DGNO
     us, ss = darcy_scales(1.0, (lo, hi))
     model = DGNO(lattice=a.shape[-1], latent=64, encoder_hidden=[256, 128], width=64, n_layers=5, sum_layers=4,
                  a_range=(lo, hi), u_scale=us, flux_scale=ss)  # fmt: skip
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    sched = torch.optim.lr_scheduler.StepLR(opt, max(1, steps // 5), 0.5)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        idx = torch.randint(len(a), (25,))
-        loss = ((model(a[idx]) - u[idx]).flatten(1).norm(dim=1) / u[idx].flatten(1).norm(dim=1)).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    return model.eval(), time.perf_counter() - t0
+    return model, fit_relative_l2(model, model, a, u, steps, 25, 1e-3, schedule="step")
 
 
 def _train_dgno_darcy(a, lo: float, hi: float, steps: int, args) -> tuple[DGNO, float]:
